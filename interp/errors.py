@@ -1,0 +1,35 @@
+"""The project's one error type.
+
+Every problem with user input (a checkpoint, a claims file, an option) is raised as an
+:class:`InterpError` whose message names the file and the problem on one line. The pytest plugin
+and the command-line entry points turn it into a usage error with a non-zero exit and no traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InterpError(Exception):
+    """A problem with user input, reported as one line: ``<where>: <problem>``.
+
+    >>> str(InterpError("model.pt", "not a state dict"))
+    'model.pt: not a state dict'
+    """
+
+    def __init__(self, where: str | Path, problem: str) -> None:
+        self.where = str(where)
+        self.problem = problem
+        super().__init__(f"{self.where}: {problem}")
+
+
+class CheckpointError(InterpError):
+    """A checkpoint file that cannot be used."""
+
+
+class ClaimsError(InterpError):
+    """A claims file that cannot be used."""
+
+
+class OptionError(InterpError):
+    """A command-line option with a bad value."""

@@ -1,0 +1,253 @@
+"""The pytest plugin (entry point ``pytest11: interp``): options, claim collection, the shared
+run cache, the summary table and the JSON report.
+
+Each claim in ``claims.yaml`` becomes a test item ``<claims file>::<checkpoint>::<claim id>``,
+e.g. ``claims.yaml::epoch050000::fve[k17-sin]``. All items of one checkpoint share one
+:class:`interp.run.Run`, so the model runs once per checkpoint per session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from interp.checkpoint import Checkpoint, find_checkpoints, load_checkpoint
+from interp.claims import ClaimCase, ClaimsFile, evaluate, load_claims
+from interp.errors import InterpError, OptionError
+from interp.keyfreqs import check_key_freqs, parse_key_freqs
+from interp.run import Run
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CLAIMS = PROJECT_ROOT / "claims.yaml"
+DEFAULT_CHECKPOINT = PROJECT_ROOT / "fixtures" / "p113_epoch050000.pt"
+STASH_KEY = pytest.StashKey["ClaimsSession"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("interp", "interpretability claims (interp)")
+    group.addoption("--checkpoint", action="append", default=None, metavar="PATH",
+                    help="checkpoint file or run directory to verify (repeatable); "
+                         f"default: {DEFAULT_CHECKPOINT.relative_to(PROJECT_ROOT)}")
+    group.addoption("--claims", default=None, metavar="FILE",
+                    help=f"claims file (default: {DEFAULT_CLAIMS.name} of the interp project)")
+    group.addoption("--key-freqs", default=None, metavar="K1,K2,...",
+                    help="pin the key frequencies instead of finding them from W_U")
+    group.addoption("--claims-report", default=None, metavar="OUT.json",
+                    help="write every evaluated claim's value and verdict as JSON")
+
+
+@dataclass
+class Target:
+    """One checkpoint to verify, with its node name and lazily created run."""
+
+    checkpoint: Checkpoint
+    name: str
+    key_freqs: list[int] | None
+    _run: Run | None = None
+
+    @property
+    def run(self) -> Run:
+        if self._run is None:
+            self._run = Run(self.checkpoint, self.key_freqs)
+        return self._run
+
+
+@dataclass
+class ClaimsSession:
+    """Everything the plugin knows for one pytest session (read-only for tests)."""
+
+    claims: ClaimsFile
+    targets: list[Target]
+    report_path: Path | None
+    rows: dict[str, list[dict]] = field(default_factory=dict)  # checkpoint name -> report rows
+
+    def target(self, name: str) -> Target:
+        return next(t for t in self.targets if t.name == name)
+
+
+def _option_paths(config: pytest.Config) -> tuple[Path, list[Path]]:
+    claims = Path(config.getoption("claims") or DEFAULT_CLAIMS)
+    given = config.getoption("checkpoint") or [DEFAULT_CHECKPOINT]
+    return claims, [p for g in given for p in find_checkpoints(g)]
+
+
+def _names(paths: list[Path]) -> list[str]:
+    """Node names: the file stem, prefixed by its directory where stems collide."""
+    stems = [p.stem for p in paths]
+    return [f"{p.parent.name}-{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+
+
+def _check_report_path(path: Path) -> None:
+    if path.is_dir():
+        raise OptionError("--claims-report", f"{path} is a directory, expected a file path")
+    if not path.parent.is_dir():
+        raise OptionError("--claims-report", f"directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OptionError("--claims-report", f"{path} cannot be written")
+
+
+def build_session(config: pytest.Config) -> ClaimsSession:
+    """Validate every option and input before anything runs (raises :class:`InterpError`)."""
+    claims_path, ckpt_paths = _option_paths(config)
+    claims = load_claims(claims_path)
+    key_freqs_text = config.getoption("key_freqs")
+    key_freqs = parse_key_freqs(key_freqs_text) if key_freqs_text is not None else None
+    report = config.getoption("claims_report")
+    report_path = Path(report) if report else None
+    if report_path is not None:
+        _check_report_path(report_path)
+    targets = []
+    for path, name in zip(ckpt_paths, _names(ckpt_paths), strict=True):
+        ckpt = load_checkpoint(path)
+        if key_freqs is not None:
+            check_key_freqs(key_freqs, ckpt.weights.p)
+        targets.append(Target(ckpt, name, key_freqs))
+    return ClaimsSession(claims, targets, report_path)
+
+
+def _claims_wanted(config: pytest.Config) -> bool:
+    return any(config.getoption(o) for o in ("checkpoint", "claims", "claims_report", "key_freqs"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "claim(id, family): a claim from claims.yaml")
+    try:
+        session = build_session(config)
+    except InterpError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[STASH_KEY] = session
+    config.pluginmanager.register(ReportPlugin(session), "interp-report")
+    if _claims_wanted(config):
+        claims_path = session.claims.path.resolve()
+        if not any(_covers(Path(a), claims_path, config) for a in config.args):
+            config.args.append(str(claims_path))
+
+
+def _covers(arg: Path, target: Path, config: pytest.Config) -> bool:
+    path = Path(str(arg).split("::")[0])
+    path = path if path.is_absolute() else Path(config.invocation_params.dir) / path
+    path = path.resolve()
+    return path == target or path in target.parents
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    session = parent.config.stash.get(STASH_KEY, None)
+    if session is not None and file_path.resolve() == session.claims.path.resolve():
+        return ClaimsCollector.from_parent(parent, path=file_path)
+    return None
+
+
+class ClaimsCollector(pytest.File):
+    """A claims file: one child per checkpoint."""
+
+    def collect(self):
+        session: ClaimsSession = self.config.stash[STASH_KEY]
+        for target in session.targets:
+            yield CheckpointCollector.from_parent(self, name=target.name)
+
+
+class CheckpointCollector(pytest.Collector):
+    """One checkpoint: one item per expanded claim."""
+
+    def collect(self):
+        session: ClaimsSession = self.config.stash[STASH_KEY]
+        target = session.target(self.name)
+        cases = [c for claim in session.claims.claims for c in claim.expand(target.run.key_freqs)]
+        for order, case in enumerate(cases):
+            item = ClaimItem.from_parent(self, name=case.id, case=case, order=order)
+            item.add_marker(pytest.mark.claim(case.claim.id, case.claim.family))
+            known = session.claims.known_failure(case.id, target.checkpoint.sha256)
+            if known is not None:
+                item.add_marker(pytest.mark.xfail(strict=True, reason=f"known failure: {known.reason}"))
+            yield item
+
+
+class ClaimFailed(AssertionError):
+    """A claim whose measured value does not meet its threshold."""
+
+
+class ClaimItem(pytest.Item):
+    """One claim on one checkpoint."""
+
+    def __init__(self, *, case: ClaimCase, order: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.order = order
+
+    def runtest(self) -> None:
+        session: ClaimsSession = self.config.stash[STASH_KEY]
+        target = session.target(self.parent.name)
+        run = target.run
+        case = self.case
+        value = evaluate(case, run)
+        passed = case.judge(value)
+        known = session.claims.known_failure(case.id, target.checkpoint.sha256)
+        row = {"id": case.id, "metric": case.claim.metric, "params": case.params, "value": value,
+               "op": case.claim.op, "threshold": case.claim.threshold, "passed": passed}
+        if case.claim.holds_by_construction:
+            row["holds_by_construction"] = True
+        if known is not None:
+            row["known_failure"] = known.reason
+        self.user_properties.append(("value", value))
+        self.user_properties.append(("threshold", f"{case.claim.op} {case.claim.threshold}"))
+        self.user_properties.append(("interp_row", json.dumps(
+            {"checkpoint": target.name, "family": case.claim.family, "order": self.order,
+             "statement": case.claim.statement, "row": row})))
+        if not passed:
+            raise ClaimFailed(f"{case.id}: {value:.6g} {case.claim.op} {case.claim.threshold:g} is false "
+                              f"-- {case.claim.statement}")
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ClaimFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"claim {self.case.id} ({self.case.claim.metric})"
+
+
+@pytest.fixture(scope="session")
+def interp_session(pytestconfig: pytest.Config) -> ClaimsSession:
+    """The plugin's session state: claims, checkpoints and their cached runs. Read-only."""
+    return pytestconfig.stash[STASH_KEY]
+
+
+@pytest.fixture(scope="session")
+def interp_run(interp_session: ClaimsSession) -> Run:
+    """The cached run of the (first) checkpoint under test. Read-only: never modify its tensors."""
+    return interp_session.targets[0].run
+
+
+class ReportPlugin:
+    """Gathers each claim's row (also from xdist workers, through ``user_properties``) and
+    writes the summary and the report at the end of the session."""
+
+    def __init__(self, state: ClaimsSession) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == "interp_row":
+                data = json.loads(value)
+                self.state.rows.setdefault(data["checkpoint"], []).append(data)
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        from interp.report import summary_lines
+
+        if self.state.rows:
+            terminalreporter.section("interp claims")
+            for line in summary_lines(self.state):
+                terminalreporter.write_line(line)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from interp.report import write_report
+
+        if self.state.report_path is not None and not hasattr(session.config, "workerinput"):
+            write_report(self.state, self.state.report_path)
