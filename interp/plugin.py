@@ -23,7 +23,7 @@ from interp.run import Run
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CLAIMS = PROJECT_ROOT / "claims.yaml"
-DEFAULT_CHECKPOINT = PROJECT_ROOT / "fixtures" / "p113_epoch050000.pt"
+DEFAULT_CHECKPOINT = PROJECT_ROOT / "fixtures" / "p113" / "epoch050000.pt"
 STASH_KEY = pytest.StashKey["ClaimsSession"]()
 
 
