@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
-
 ROOT = Path(__file__).resolve().parent
 REFERENCE = Path(os.environ.get(
     "INTERP_REFERENCE", ROOT.parent / "shared" / "reference" / "modular_addition_2l_mlp_model.pt"))

@@ -115,17 +115,22 @@ def _claims_wanted(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    """Validate everything up front, but only when claims are wanted: an interp option was given,
+    or the paths pytest collects include the claims file (as this project's testpaths do). In any
+    other pytest run the installed plugin stays inert."""
     config.addinivalue_line("markers", "claim(id, family): a claim from claims.yaml")
+    claims_path = Path(config.getoption("claims") or DEFAULT_CLAIMS).resolve()
+    listed = any(_covers(Path(a), claims_path, config) for a in config.args)
+    if not (listed or _claims_wanted(config)):
+        return
     try:
         session = build_session(config)
     except InterpError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STASH_KEY] = session
     config.pluginmanager.register(ReportPlugin(session), "interp-report")
-    if _claims_wanted(config):
-        claims_path = session.claims.path.resolve()
-        if not any(_covers(Path(a), claims_path, config) for a in config.args):
-            config.args.append(str(claims_path))
+    if not listed:
+        config.args.append(str(claims_path))
 
 
 def _covers(arg: Path, target: Path, config: pytest.Config) -> bool:

@@ -1,0 +1,52 @@
+"""The reference checkpoint reproduces SPEC's numbers to 1e-4, with SPEC's verdicts.
+
+These expected values are the published reference numbers (SPEC.md), not outputs of this code.
+"""
+
+import pytest
+
+from interp.claims import evaluate, load_claims
+from interp.plugin import DEFAULT_CLAIMS
+
+SEED_KEY_FREQS = [1, 3, 17, 19, 21, 23, 28, 29, 33, 35, 37, 42, 44]
+SPEC_FVE = {  # freq: (sin, cos)
+    1: (.876045, .873625), 3: (.962507, .959092), 17: (.956503, .946393), 19: (.840360, .852645),
+    21: (.980572, .983368), 23: (.851571, .863526), 28: (.923306, .926279), 29: (.949293, .951330),
+    33: (.945226, .941864), 35: (.835319, .841190), 37: (.916977, .915845), 42: (.966886, .969676),
+    44: (.910832, .909630),
+}
+SPEC_VALUES = {
+    "test-accuracy": 1.0,
+    "wu-key-norm-ratio": 0.982413,
+    "pre-relu-linear": 1.0,
+    "wneur-key-share": 0.98733,
+    **{f"fve[k{k}-{term}]": v[i] for k, v in SPEC_FVE.items() for i, term in enumerate(("sin", "cos"))},
+}
+REFUTED_ON_REFERENCE = {"fve[k35-sin]"}
+
+
+@pytest.fixture(scope="module")
+def reference_cases(reference_run):
+    claims = load_claims(DEFAULT_CLAIMS)
+    return {c.id: c for claim in claims.claims for c in claim.expand(reference_run.key_freqs)}
+
+
+def test_key_frequencies_found_by_the_rule(reference_run):
+    assert reference_run.key_freqs_source == "auto"
+    assert reference_run.key_freqs == SEED_KEY_FREQS
+
+
+@pytest.mark.parametrize("case_id", sorted(SPEC_VALUES))
+def test_value_and_verdict_match_spec(reference_run, reference_cases, case_id):
+    case = reference_cases[case_id]
+    value = evaluate(case, reference_run)
+    assert value == pytest.approx(SPEC_VALUES[case_id], abs=1e-4)
+    assert case.judge(value) == (case_id not in REFUTED_ON_REFERENCE)
+
+
+def test_reference_known_failure_is_bound_to_its_sha256(reference_run):
+    claims = load_claims(DEFAULT_CLAIMS)
+    sha = reference_run.checkpoint.sha256
+    recorded = {kf.claim for kf in claims.known_failures if kf.sha256 == sha}
+    assert recorded == REFUTED_ON_REFERENCE
+    assert claims.known_failure("fve[k35-sin]", "0" * 64) is None
