@@ -168,12 +168,20 @@ class CheckpointCollector(pytest.Collector):
             item.add_marker(pytest.mark.claim(case.claim.id, case.claim.family))
             known = session.claims.known_failure(case.id, target.checkpoint.sha256)
             if known is not None:
-                item.add_marker(pytest.mark.xfail(strict=True, reason=f"known failure: {known.reason}"))
+                item.add_marker(pytest.mark.xfail(strict=True, raises=ClaimFailed,
+                                                  reason=f"known failure: {known.reason}"))
             yield item
 
 
 class ClaimFailed(AssertionError):
     """A claim whose measured value does not meet its threshold."""
+
+
+class KnownFailureDrift(AssertionError):
+    """A known failure whose measured value no longer matches the recorded one."""
+
+
+KNOWN_VALUE_TOLERANCE = 1e-4
 
 
 class ClaimItem(pytest.Item):
@@ -203,12 +211,15 @@ class ClaimItem(pytest.Item):
         self.user_properties.append(("interp_row", json.dumps(
             {"checkpoint": target.name, "family": case.claim.family, "order": self.order,
              "statement": case.claim.statement, "row": row})))
+        if known is not None and abs(value - known.value) > KNOWN_VALUE_TOLERANCE:
+            raise KnownFailureDrift(f"{case.id}: measured {value:.6g}, but known_failures records "
+                                    f"{known.value:.6g} for this checkpoint; update the record")
         if not passed:
             raise ClaimFailed(f"{case.id}: {value:.6g} {case.claim.op} {case.claim.threshold:g} is false "
                               f"-- {case.claim.statement}")
 
     def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, ClaimFailed):
+        if isinstance(excinfo.value, ClaimFailed | KnownFailureDrift):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
 
