@@ -9,6 +9,7 @@ or as ``.safetensors`` (a format that cannot carry code). Every problem is a one
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 import tempfile
@@ -187,4 +188,8 @@ def save_checkpoint(weights: Weights, path: str | Path) -> None:
 
         write_atomic(path, lambda tmp: save_file(state, str(tmp)))
     else:
-        write_atomic(path, lambda tmp: torch.save(state, tmp))
+        # Through a buffer: torch.save names the archive inside the zip after the file, and the
+        # temporary file's random name would make the bytes (and sha256) differ run to run.
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        write_atomic(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))

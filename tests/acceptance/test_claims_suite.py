@@ -82,7 +82,7 @@ def test_other_shapes_work_unchanged_and_untrained_fails(report_of, tmp_path):
 
 
 def test_pinned_key_freqs(report_of, reference_path):
-    result, report = report_of("--checkpoint", str(reference_path), "--key-freqs", "1,3,17", "-k", "fve")
+    _, report = report_of("--checkpoint", str(reference_path), "--key-freqs", "1,3,17", "-k", "fve")
     assert report["key_freqs"] == [1, 3, 17]
     assert report["key_freqs_source"] == "given"
     assert [r["id"] for r in report["claims"]] == [f"fve[k{k}-{t}]" for k in (1, 3, 17) for t in ("sin", "cos")]
@@ -94,3 +94,17 @@ def test_summary_table_and_junit_properties(pytester, reference_path):
                                           f"--junitxml={xml}", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*interp claims*", "*wu-key-norm-ratio*0.982413*> 0.98*PASS*"])
     assert 'name="value" value="0.982413' in xml.read_text()
+
+
+def test_known_failure_with_a_drifted_value_fails(pytester, reference_path):
+    """A record whose value no longer matches the measurement is reported, not silently xfailed."""
+    from interp.plugin import DEFAULT_CLAIMS
+
+    text = DEFAULT_CLAIMS.read_text().replace("value: 0.835319", "value: 0.8")
+    claims = pytester.path / "drifted.yaml"
+    claims.write_text(text)
+    result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), "--claims", str(claims),
+                                          "-k", "k35", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*fve[[]k35-sin[]]: measured 0.835319, but known_failures records 0.8*"])
