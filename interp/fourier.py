@@ -75,7 +75,7 @@ def fft2d(x: Float[Tensor, "p p *rest"]) -> Float[Tensor, "p p *rest"]:
     >>> a = torch.arange(p)
     >>> signal = torch.cos(2 * math.pi * 2 * (a[:, None] + a[None, :]) / p)  # cos(w_2 (a + b))
     >>> coeffs = fft2d(signal)
-    >>> [round(float(coeffs[i, j]), 3) for i, j in [(4, 4), (3, 3), (4, 3)]]  # cc, ss, cs
+    >>> [round(float(coeffs[i, j]), 3) + 0.0 for i, j in [(4, 4), (3, 3), (4, 3)]]  # cc, ss, cs
     [3.5, -3.5, 0.0]
 
     Parameters
