@@ -13,6 +13,7 @@ The function name is the ``metric`` in ``claims.yaml``: find a claim's code by s
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from typing import Literal
 
@@ -121,3 +122,124 @@ def wneur_key_share(wneur_fourier: Float[Tensor, "p d_mlp"], key_freqs: list[int
     cos rows: ``sum_{r in rows(K)} ||row r||^2 / ||F @ W_neur||^2``."""
     energy = _energy(wneur_fourier).sum(-1)
     return (energy[_rows(key_freqs)].sum() / energy.sum()).item()
+
+
+# -- beyond the seed: logits, neurons, the algorithm, causal evidence -----------------------------
+def _quadratic_key_share(energy: Float[Tensor, "p p"], key_freqs: list[int], of_quadratic: bool) -> float:
+    key = sum(energy[2 * k - 1 : 2 * k + 1, 2 * k - 1 : 2 * k + 1].sum() for k in key_freqs)
+    total = energy[1:, 1:].sum() if of_quadratic else energy.sum()
+    return (key / total).item()
+
+
+@metric
+def logits_linear_share(logit_energy: Float[Tensor, "p p"]) -> float:
+    """Share of the centered logits' 2D Fourier energy (summed over classes) in the linear terms
+    (row 0 or column 0): ``sum_{i=0 or j=0} E[i, j] / sum E``. The clock needs none of them."""
+    return linear_share(logit_energy)
+
+
+@metric
+def logits_key_quadratic_share(logit_energy: Float[Tensor, "p p"], key_freqs: list[int]) -> float:
+    """Share of the centered logits' 2D Fourier energy in the key frequencies' products:
+    ``sum_{k in K} sum_{i, j in {2k-1, 2k}} E[i, j] / sum E``."""
+    return _quadratic_key_share(logit_energy, key_freqs, of_quadratic=False)
+
+
+@metric
+def post_relu_key_quadratic_share(post_energy: Float[Tensor, "p p"], key_freqs: list[int]) -> float:
+    """Share of the centered post-ReLU activations' non-linear 2D Fourier energy (summed over
+    neurons) that sits in the key frequencies' products:
+    ``sum_{k in K} sum_{i, j in {2k-1, 2k}} E[i, j] / sum_{i, j >= 1} E[i, j]``."""
+    return _quadratic_key_share(post_energy, key_freqs, of_quadratic=True)
+
+
+@metric
+def neuron_concentration_quantile(neuron_freq_shares: Float[Tensor, "d_mlp k"], quantile: float) -> float:
+    """The ``quantile`` of the neurons' best single-frequency share: with ``s_n = max_k share[n, k]``
+    (share of neuron n's centered energy in frequency k's 9 terms), ``quantile_n(s_n, q)``."""
+    return torch.quantile(neuron_freq_shares.max(-1).values, quantile).item()
+
+
+@metric
+def neuron_cluster_fraction(neuron_freq_shares: Float[Tensor, "d_mlp k"], cut: float = 0.85) -> float:
+    """Fraction of neurons whose best frequency's 9 terms hold at least ``cut`` of their centered
+    energy: ``mean_n [max_k share[n, k] >= cut]`` (Nanda et al. 2023 use 0.85)."""
+    return (neuron_freq_shares.max(-1).values >= cut).double().mean().item()
+
+
+def _block_frequency_energy(energy: Float[Tensor, "p p"]) -> Float[Tensor, " k"]:
+    """Energy per frequency of a 2D map: the terms of frequency k, linear and quadratic."""
+    p = energy.shape[0]
+    out = []
+    for k in range(1, (p - 1) // 2 + 1):
+        idx = [0, 2 * k - 1, 2 * k]
+        out.append(energy[idx][:, idx].sum() - energy[0, 0])
+    return torch.stack(out)
+
+
+@metric
+def key_freq_agreement(wu_fourier: Float[Tensor, "d_mlp p"], wneur_fourier: Float[Tensor, "p d_mlp"],
+                       post_energy: Float[Tensor, "p p"], logit_energy: Float[Tensor, "p p"]) -> float:
+    """Agreement of the key-frequency sets found independently (by :mod:`interp.keyfreqs`' largest
+    ratio-gap rule) from W_U, W_neur, the neurons' and the logits' 2D energies:
+    ``|intersection| / |union|`` of the four sets (1.0 when they are identical)."""
+    from interp.keyfreqs import key_frequencies, largest_gap_cut
+
+    sets = [set(key_frequencies(wu_fourier.T)), set(key_frequencies(wneur_fourier))]
+    for energy in (post_energy, logit_energy):
+        per_freq = _block_frequency_energy(energy)
+        sets.append(set(largest_gap_cut(per_freq / per_freq.sum())))
+    return len(set.intersection(*sets)) / len(set.union(*sets))
+
+
+@metric
+def distance_irrelevance(correct_logits: Float[Tensor, " pair"]) -> float:
+    """Zhong et al. 2023's distance irrelevance: with ``L[s, d]`` the correct-class logit at
+    ``s = (a+b) mod p``, ``d = (a-b) mod p``, ``mean_d std_s L[s, d] / std L``. Near 1: the
+    correct logit ignores ``a - b`` (clock); near 0: it depends on it (pizza)."""
+    p = int(round(len(correct_logits) ** 0.5))
+    a, b = torch.arange(p).repeat_interleave(p), torch.arange(p).repeat(p)
+    table = torch.empty(p, p, dtype=torch.float64)
+    table[(a + b) % p, (a - b) % p] = correct_logits.to(torch.float64)
+    return (table.std(0).mean() / table.std()).item()
+
+
+@metric
+def gradient_symmetricity(weights: Weights, labels: Int[Tensor, " pair"], n_pairs: int = 512) -> float:
+    """Zhong et al. 2023's gradient symmetricity: mean over pairs (every ``p*p // n_pairs``-th)
+    of the cosine similarity between the correct logit's gradients with respect to the two
+    input embeddings ``W_E[a]`` and ``W_E[b]``."""
+    p = weights.p
+    idx = torch.arange(0, p * p, max(1, p * p // n_pairs))
+    a, b = idx // p, idx % p
+    e_a = weights.W_E[a].clone().requires_grad_(True)
+    e_b = weights.W_E[b].clone().requires_grad_(True)
+    with torch.enable_grad():
+        logits = torch.relu((e_a + e_b) @ weights.W_in) @ weights.W_U
+        logits.gather(-1, labels[idx, None]).sum().backward()
+    return torch.nn.functional.cosine_similarity(e_a.grad, e_b.grad, dim=-1).mean().item()
+
+
+def _split_loss(logits: Float[Tensor, "n p"], answers: Int[Tensor, " n"]) -> float:
+    return -logits.to(torch.float64).log_softmax(-1).gather(-1, answers[:, None]).mean().item()
+
+
+@metric
+def restricted_loss(clock_projection: Float[Tensor, "s c"], labels: Int[Tensor, " pair"],
+                    splits: dict[str, Int[Tensor, " n"]], split: Literal["train", "test", "all"] = "test") -> float:
+    """Cross-entropy on the split when the logits are replaced by their projection onto the key
+    frequencies' ``cos/sin(w_k(a+b-c))`` directions: ``CE(R[s(a,b)], label)``."""
+    idx = splits[split]
+    return _split_loss(clock_projection[labels[idx]], labels[idx])
+
+
+@metric
+def excluded_loss_vs_uniform(logits: Float[Tensor, "pair p"], clock_projection: Float[Tensor, "s c"],
+                             labels: Int[Tensor, " pair"], splits: dict[str, Int[Tensor, " n"]],
+                             split: Literal["train", "test", "all"] = "train") -> float:
+    """Cross-entropy on the split with the key frequencies' ``cos/sin(w_k(a+b-c))`` components
+    removed from the logits, as a fraction of the uniform loss ``ln p``:
+    ``CE(logits - R[s(a,b)], label) / ln p``."""
+    idx = splits[split]
+    ablated = logits[idx].to(torch.float64) - clock_projection[labels[idx]]
+    return _split_loss(ablated, labels[idx]) / math.log(clock_projection.shape[0])

@@ -148,6 +148,47 @@ class Run:
         return self._centered_spectra(self.logits).to(torch.float64).pow(2).sum(-1)
 
 
+    # -- beyond the seed: neurons, the correct logit, the clock projection ------------------------
+    @cached_property
+    def neuron_freq_shares(self) -> Float[Tensor, "d_mlp k"]:
+        """Per neuron, the share of its centered post-ReLU 2D Fourier energy in each frequency's
+        9 terms (Const, sin/cos of a, of b, and the 4 products):
+        ``share[n, k-1] = sum_{i, j in {0, 2k-1, 2k}} E[i, j, n] / sum_{i, j} E[i, j, n]``."""
+        energy = self.post_neuron_energy
+        total = energy.sum((0, 1)).clamp_min(torch.finfo(energy.dtype).tiny)
+        blocks = [energy[idx][:, idx].sum((0, 1)) for idx in
+                  ([0, 2 * k - 1, 2 * k] for k in range(1, (self.p - 1) // 2 + 1))]
+        return torch.stack(blocks, dim=-1) / total[:, None]
+
+    @cached_property
+    def pair_sums(self) -> Int[Tensor, " pair"]:
+        """``(a + b) mod p`` per pair (the label, as an index)."""
+        return self.labels
+
+    @cached_property
+    def correct_logits(self) -> Float[Tensor, " pair"]:
+        """The logit of the correct class ``(a + b) mod p``, per pair (float64)."""
+        return self.logits.gather(-1, self.labels[:, None])[:, 0].to(torch.float64)
+
+    @cached_property
+    def clock_projection(self) -> Float[Tensor, "s c"]:
+        """The logits projected onto the unit directions ``cos(w_k(a+b-c))`` and
+        ``sin(w_k(a+b-c))``, k in the key frequencies, over all pairs and classes. Those
+        directions depend on the pair only through ``s = (a+b) mod p``, so the projection is a
+        ``[s, c]`` table: ``R = sum_d <logits, D_d> / ||D_d||^2 * D_d`` (float64)."""
+        p = self.p
+        by_sum = torch.zeros(p, p, dtype=torch.float64).index_add_(0, self.labels, self.logits.to(torch.float64))
+        x = torch.arange(p, dtype=torch.float64)
+        diff = x[:, None] - x[None, :]
+        table = torch.zeros(p, p, dtype=torch.float64)
+        for k in self.key_freqs:
+            for trig in (torch.cos, torch.sin):
+                direction = trig(2 * torch.pi * k / p * diff)
+                # each s is hit by p pairs, so ||D||^2 over pairs and classes is p * sum(direction^2)
+                table += (by_sum * direction).sum() / (p * direction.pow(2).sum()) * direction
+        return table
+
+
 class ReadoutSpectra(Mapping[int, Tensor]):
     """Lazy ``{k: fft2d(post @ US[:, [2k-1, 2k]])}``; see :attr:`Run.readout_spectra`."""
 
