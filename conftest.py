@@ -9,6 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles: `dev` (default) is quick; `ci` is thorough and derandomized.
+# Select with HYPOTHESIS_PROFILE=ci (.ci/run does). deadline=None: torch's first calls are slow.
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 ROOT = Path(__file__).resolve().parent
 REFERENCE = Path(os.environ.get(

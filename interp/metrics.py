@@ -197,7 +197,7 @@ def distance_irrelevance(correct_logits: Float[Tensor, " pair"]) -> float:
     """Zhong et al. 2023's distance irrelevance: with ``L[s, d]`` the correct-class logit at
     ``s = (a+b) mod p``, ``d = (a-b) mod p``, ``mean_d std_s L[s, d] / std L``. Near 1: the
     correct logit ignores ``a - b`` (clock); near 0: it depends on it (pizza)."""
-    p = int(round(len(correct_logits) ** 0.5))
+    p = math.isqrt(len(correct_logits))
     a, b = torch.arange(p).repeat_interleave(p), torch.arange(p).repeat(p)
     table = torch.empty(p, p, dtype=torch.float64)
     table[(a + b) % p, (a - b) % p] = correct_logits.to(torch.float64)
@@ -206,9 +206,10 @@ def distance_irrelevance(correct_logits: Float[Tensor, " pair"]) -> float:
 
 @metric
 def gradient_symmetricity(weights: Weights, labels: Int[Tensor, " pair"], n_pairs: int = 512) -> float:
-    """Zhong et al. 2023's gradient symmetricity: mean over pairs (every ``p*p // n_pairs``-th)
-    of the cosine similarity between the correct logit's gradients with respect to the two
-    input embeddings ``W_E[a]`` and ``W_E[b]``."""
+    """Zhong et al. 2023's gradient symmetricity: mean over pairs (every ``p*p // n_pairs``-th,
+    leaving out pairs whose gradient is zero) of the cosine similarity between the correct logit's
+    gradients with respect to the two input embeddings ``W_E[a]`` and ``W_E[b]``; NaN (a failed
+    claim) if every sampled pair has a zero gradient."""
     p = weights.p
     idx = torch.arange(0, p * p, max(1, p * p // n_pairs))
     a, b = idx // p, idx % p
@@ -217,7 +218,10 @@ def gradient_symmetricity(weights: Weights, labels: Int[Tensor, " pair"], n_pair
     with torch.enable_grad():
         logits = torch.relu((e_a + e_b) @ weights.W_in) @ weights.W_U
         logits.gather(-1, labels[idx, None]).sum().backward()
-    return torch.nn.functional.cosine_similarity(e_a.grad, e_b.grad, dim=-1).mean().item()
+    alive = (e_a.grad.norm(dim=-1) > 0) & (e_b.grad.norm(dim=-1) > 0)  # a dead pair has no direction
+    if not alive.any():
+        return math.nan
+    return torch.nn.functional.cosine_similarity(e_a.grad[alive], e_b.grad[alive], dim=-1).mean().item()
 
 
 def _split_loss(logits: Float[Tensor, "n p"], answers: Int[Tensor, " n"]) -> float:

@@ -1,0 +1,66 @@
+"""Planted ground truth: weights that implement the clock algorithm exactly, built by hand.
+
+For key frequencies ``K`` and ``n`` neurons per frequency, with phases ``phi_j = 2 pi j / n``:
+
+* ``W_E[x] = [cos(w_k x), sin(w_k x) for k in K]`` (``d_model = 2 |K|``);
+* neuron ``(k, j)`` reads ``cos(w_k a + phi_j) + cos(w_k b + phi_j)``;
+* its ReLU output is written to the logits as ``cos(w_k c + 2 phi_j)``.
+
+The ReLU's quadratic part holds ``cos(w_k(a+b) + 2 phi_j)``, and summing over evenly spaced
+phases keeps ``cos(w_k(a+b-c))`` while the linear terms and the other harmonics cancel.
+:data:`DEFECTS` names variants with one part broken, to show which claim catches each.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from interp.model import Weights
+
+DEFECTS = ("none", "readout_removed", "phases_collapsed", "embedding_noise")
+
+
+def planted_clock(p: int, freqs: list[int], d_mlp: int, defect: str = "none", seed: int = 0) -> Weights:
+    """Build a clock model; ``d_mlp`` is split evenly over the frequencies (at least 8 each).
+
+    >>> w = planted_clock(p=13, freqs=[2, 5], d_mlp=32)
+    >>> (w.p, w.d_model, w.d_mlp)
+    (13, 4, 32)
+
+    Parameters
+    ----------
+    p: the modulus.
+    freqs: the key frequencies, distinct, in ``1 .. (p-1)//2``.
+    d_mlp: number of neurons; a multiple of ``len(freqs)`` with at least 8 per frequency.
+    defect: one of :data:`DEFECTS`: ``readout_removed`` zeroes the first frequency's W_U rows,
+        ``phases_collapsed`` gives every neuron phase 0, ``embedding_noise`` adds dense noise of
+        the embedding's own size to W_E.
+    seed: seeds the noise of ``embedding_noise``.
+    """
+    n, rem = divmod(d_mlp, len(freqs))
+    if rem or n < 8:
+        raise ValueError(f"d_mlp={d_mlp} must be a multiple of len(freqs)={len(freqs)} with >= 8 neurons each")
+    if defect not in DEFECTS:
+        raise ValueError(f"unknown defect {defect!r}; known: {DEFECTS}")
+    x = torch.arange(p, dtype=torch.float64)
+    phases = torch.zeros(n, dtype=torch.float64) if defect == "phases_collapsed" else (
+        2 * math.pi * torch.arange(n, dtype=torch.float64) / n)
+    d_model = 2 * len(freqs)
+    W_E = torch.zeros(p, d_model, dtype=torch.float64)
+    W_in = torch.zeros(d_model, d_mlp, dtype=torch.float64)
+    W_U = torch.zeros(d_mlp, p, dtype=torch.float64)
+    for i, k in enumerate(freqs):
+        w = 2 * math.pi * k / p
+        W_E[:, 2 * i], W_E[:, 2 * i + 1] = torch.cos(w * x), torch.sin(w * x)
+        cols = slice(i * n, (i + 1) * n)
+        # cos(wx + phi) = cos(wx) cos(phi) - sin(wx) sin(phi)
+        W_in[2 * i, cols], W_in[2 * i + 1, cols] = torch.cos(phases), -torch.sin(phases)
+        W_U[cols] = torch.cos(w * x[None, :] + 2 * phases[:, None])
+    if defect == "readout_removed":
+        W_U[:n] = 0.0
+    if defect == "embedding_noise":
+        gen = torch.Generator().manual_seed(seed)
+        W_E += torch.randn(p, d_model, generator=gen, dtype=torch.float64)
+    return Weights(W_E.float(), W_in.float(), (W_U * 4.0).float())
