@@ -195,13 +195,14 @@ def key_freq_agreement(wu_fourier: Float[Tensor, "d_mlp p"], wneur_fourier: Floa
 @metric
 def distance_irrelevance(correct_logits: Float[Tensor, " pair"]) -> float:
     """Zhong et al. 2023's distance irrelevance: with ``L[s, d]`` the correct-class logit at
-    ``s = (a+b) mod p``, ``d = (a-b) mod p``, ``mean_d std_s L[s, d] / std L``. Near 1: the
+    ``s = (a+b) mod p``, ``d = (a-b) mod p``, ``mean_d std_s L[s, d] / std L`` (population
+    standard deviations, so a logit that depends on ``s`` alone scores exactly 1). Near 1: the
     correct logit ignores ``a - b`` (clock); near 0: it depends on it (pizza)."""
     p = math.isqrt(len(correct_logits))
     a, b = torch.arange(p).repeat_interleave(p), torch.arange(p).repeat(p)
     table = torch.empty(p, p, dtype=torch.float64)
     table[(a + b) % p, (a - b) % p] = correct_logits.to(torch.float64)
-    return (table.std(0).mean() / table.std()).item()
+    return (table.std(0, correction=0).mean() / table.std(correction=0)).item()
 
 
 @metric

@@ -1,0 +1,95 @@
+"""Metrics beyond the seed notebook on inputs whose answers can be worked out by hand."""
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from interp import metrics
+from interp.checkpoint import Checkpoint
+from interp.model import Weights
+from interp.run import Run
+
+P = 7
+
+
+def energy_map(entries: dict[tuple[int, int], float]) -> torch.Tensor:
+    energy = torch.zeros(P, P, dtype=torch.float64)
+    for (i, j), value in entries.items():
+        energy[i, j] = value
+    return energy
+
+
+def test_logit_shares_split_linear_and_same_frequency_products():
+    # linear: (0, 1) and (2, 0); key products of k=1: (1, 2), (2, 2); a cross-frequency product (1, 4)
+    energy = energy_map({(0, 1): 1.0, (2, 0): 1.0, (1, 2): 3.0, (2, 2): 3.0, (1, 4): 2.0})
+    assert metrics.logits_linear_share(energy) == pytest.approx(2 / 10)
+    assert metrics.logits_key_quadratic_share(energy, [1]) == pytest.approx(6 / 10)
+    assert metrics.logits_key_quadratic_share(energy, [2]) == pytest.approx(0.0)
+    assert metrics.post_relu_key_quadratic_share(energy, [1]) == pytest.approx(6 / 8)  # of quadratic only
+
+
+def test_neuron_concentration_and_clusters():
+    shares = torch.tensor([[0.95, 0.01], [0.10, 0.90], [0.50, 0.40], [0.84, 0.0]], dtype=torch.float64)
+    assert metrics.neuron_cluster_fraction(shares, cut=0.85) == 0.5
+    assert metrics.neuron_concentration_quantile(shares, quantile=0.5) == pytest.approx((0.84 + 0.90) / 2)
+    assert metrics.neuron_concentration_quantile(shares, quantile=0.0) == pytest.approx(0.5)
+
+
+def test_neuron_shares_of_a_single_frequency_neuron():
+    """A neuron computing cos(w_2 a) cos(w_2 b) + sin(w_2 a) has all its energy in frequency 2."""
+    w = Weights.random(P, 3, 4)
+    run = Run(Checkpoint(Path("x.pt"), "0" * 64, w))
+    a = torch.arange(P, dtype=torch.float64)[:, None]
+    b = torch.arange(P, dtype=torch.float64)[None, :]
+    w2 = 2 * math.pi * 2 / P
+    neuron = torch.cos(w2 * a) * torch.cos(w2 * b) + torch.sin(w2 * a)
+    run.__dict__["acts"] = {"hook_post": neuron.reshape(P * P, 1).float()}
+    assert run.neuron_freq_shares[0].tolist() == pytest.approx([0.0, 1.0, 0.0], abs=1e-6)
+
+
+def _correct_logits(f) -> torch.Tensor:
+    a, b = torch.arange(P).repeat_interleave(P), torch.arange(P).repeat(P)
+    return f(a, b).to(torch.float64)
+
+
+def test_distance_irrelevance_of_sum_only_and_distance_only_logits():
+    by_sum = _correct_logits(lambda a, b: torch.cos((a + b) % P * 1.0))
+    by_distance = _correct_logits(lambda a, b: torch.cos((a - b) % P * 1.0))
+    assert metrics.distance_irrelevance(by_sum) == pytest.approx(1.0)
+    assert metrics.distance_irrelevance(by_distance) == pytest.approx(0.0)
+
+
+def test_gradient_symmetricity_is_one_and_undefined_without_gradient():
+    w = Weights.random(P, 4, 16, seed=2)
+    labels = (torch.arange(P).repeat_interleave(P) + torch.arange(P).repeat(P)) % P
+    assert metrics.gradient_symmetricity(w, labels) == pytest.approx(1.0, abs=1e-6)
+    dead = Weights(w.W_E, torch.zeros_like(w.W_in), w.W_U)
+    assert math.isnan(metrics.gradient_symmetricity(dead, labels))
+
+
+def clock_logits_run(scale: float, extra: float = 0.0) -> Run:
+    """A run whose logits are scale * cos(w_1 (a+b-c)) + extra * cos(w_2 a) (set directly)."""
+    run = Run(Checkpoint(Path("x.pt"), "0" * 64, Weights.random(P, 2, 2)), given_key_freqs=[1])
+    a, b = torch.arange(P).repeat_interleave(P), torch.arange(P).repeat(P)
+    c = torch.arange(P)
+    w = 2 * math.pi / P
+    logits = scale * torch.cos(w * ((a + b)[:, None] - c[None, :])) + extra * torch.cos(2 * w * a)[:, None]
+    run.__dict__["acts"] = {"logits": logits.float()}
+    return run
+
+
+def test_restricted_and_excluded_loss_of_pure_clock_logits():
+    run = clock_logits_run(scale=5.0)
+    full = metrics._split_loss(run.logits, run.labels)
+    assert torch.allclose(run.clock_projection[run.labels], run.logits.double(), atol=1e-5)
+    assert metrics.restricted_loss(run.clock_projection, run.labels, run.splits, "all") == pytest.approx(full, rel=1e-5)
+    assert metrics.excluded_loss_vs_uniform(run.logits, run.clock_projection, run.labels, run.splits, "all") == (
+        pytest.approx(1.0, abs=1e-5))
+
+
+def test_projection_ignores_components_outside_the_clock_directions():
+    run = clock_logits_run(scale=5.0, extra=3.0)  # cos(w_2 a) is orthogonal to every clock direction
+    pure = clock_logits_run(scale=5.0)
+    assert torch.allclose(run.clock_projection, pure.clock_projection, atol=1e-5)
