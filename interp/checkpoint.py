@@ -12,7 +12,9 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,15 +80,28 @@ def _read_state_dict(path: Path) -> object:
             return load_file(path, device="cpu")
         except (SafetensorError, OSError, ValueError) as exc:
             raise CheckpointError(path, f"not a readable safetensors file ({_first_line(exc)})") from None
+    with open(path, "rb") as fh:
+        head = fh.read(1)
+    if not zipfile.is_zipfile(path) and head != b"\x80":  # neither torch.save's zip nor a pickle
+        raise CheckpointError(path, "not a readable PyTorch checkpoint (neither a zip archive nor a pickle)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. torch's note about the pickle protocol
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            path, "not a plain tensor state dict: loading it would need code from the file "
-            f"(refused by weights_only: {_first_line(exc)})") from None
+            path, f"not a plain tensor state dict: the weights-only loader refused it ({_refusal(exc)}); "
+            "nothing from the file was run") from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, UnicodeDecodeError,
             AttributeError, TypeError, IndexError, KeyError) as exc:
         raise CheckpointError(path, f"not a readable PyTorch checkpoint ({_first_line(exc)})") from None
+
+
+def _refusal(exc: BaseException) -> str:
+    """The useful part of torch's weights-only refusal: the global or opcode it would not load."""
+    text = str(exc)
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", text) or re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    return found.group(0 if found.re.pattern.startswith("Unsupported") else 1).strip() if found else _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from interp.checkpoint import Checkpoint, find_checkpoints, load_checkpoint
 from interp.claims import ClaimCase, ClaimsFile, evaluate, load_claims
 from interp.errors import InterpError, OptionError
 from interp.keyfreqs import check_key_freqs, parse_key_freqs
-from interp.run import Run
+from interp.run import Run, check_fits_in_memory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CLAIMS = PROJECT_ROOT / "claims.yaml"
@@ -86,7 +87,12 @@ def _check_report_path(path: Path) -> None:
         raise OptionError("--claims-report", f"{path} is a directory, expected a file path")
     if not path.parent.is_dir():
         raise OptionError("--claims-report", f"directory {path.parent} does not exist")
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    try:  # a real probe: os.access says yes to root, and to read-only or virtual file systems
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise OptionError("--claims-report", f"{path} cannot be written ({exc.strerror})") from None
+    if path.exists() and not os.access(path, os.W_OK):
         raise OptionError("--claims-report", f"{path} cannot be written")
 
 
@@ -103,6 +109,7 @@ def build_session(config: pytest.Config) -> ClaimsSession:
     targets = []
     for path, name in zip(ckpt_paths, _names(ckpt_paths), strict=True):
         ckpt = load_checkpoint(path)
+        check_fits_in_memory(ckpt)
         if key_freqs is not None:
             check_key_freqs(key_freqs, ckpt.weights.p)
         targets.append(Target(ckpt, name, key_freqs))

@@ -17,10 +17,42 @@ from torch import Tensor
 from interp import keyfreqs
 from interp.checkpoint import Checkpoint
 from interp.data import all_pairs, labels, split_indices
+from interp.errors import CheckpointError
 from interp.fourier import fft2d, fourier_basis
 from interp.model import forward
 
 FORWARD_CALLS = {"count": 0}  # incremented by Run.acts, so tests can prove the model runs once
+
+def estimate_run_bytes(p: int, d_model: int, d_mlp: int) -> int:
+    """Peak memory a :class:`Run` needs, in bytes: the four hooks over all ``p*p`` pairs in float32
+    (``4 p^2 (d_model + 2 d_mlp + p)``), plus the per-neuron 2D spectrum of the post-ReLU
+    activations in float64 and one temporary of the same size (``16 p^2 d_mlp``).
+
+    >>> round(estimate_run_bytes(113, 128, 512) / 1e6)  # MB
+    169
+    """
+    return 4 * p * p * (d_model + 2 * d_mlp + p) + 16 * p * p * d_mlp
+
+
+def available_memory_bytes() -> int | None:
+    """``MemAvailable`` from /proc/meminfo, or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_fits_in_memory(checkpoint: Checkpoint) -> None:
+    """Refuse, before allocating, a checkpoint whose run would not fit in available memory."""
+    w = checkpoint.weights
+    need, have = estimate_run_bytes(w.p, w.d_model, w.d_mlp), available_memory_bytes()
+    if have is not None and need > have:
+        raise CheckpointError(checkpoint.path, f"p={w.p}, d_model={w.d_model}, d_mlp={w.d_mlp} needs about "
+                              f"{need / 1e9:.1f} GB to run, but only {have / 1e9:.1f} GB of memory is available")
 
 
 @dataclass

@@ -1,0 +1,200 @@
+"""Every bad input gets one clear line naming the file and the problem, a non-zero exit, no
+traceback, and nothing runs: checked through the real `pytest --checkpoint ...` command line.
+
+docs/bad-inputs.md is the catalogue of these cases and their messages.
+"""
+
+import math
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from interp.checkpoint import save_checkpoint, sha256_of
+from interp.model import Weights
+from interp.plugin import DEFAULT_CLAIMS
+
+GOOD = Weights.random(13, 4, 8, seed=0).state_dict()
+
+
+def saved(obj) -> Callable[[Path], Path]:
+    def make(path: Path) -> Path:
+        torch.save(obj, path)
+        return path
+    return make
+
+
+def written(data: bytes) -> Callable[[Path], Path]:
+    def make(path: Path) -> Path:
+        path.write_bytes(data)
+        return path
+    return make
+
+
+def truncated(path: Path) -> Path:
+    save_checkpoint(Weights(**GOOD), path)
+    path.write_bytes(path.read_bytes()[:2000])
+    return path
+
+
+def replaced(**changes) -> dict:
+    return {**GOOD, **changes}
+
+
+def without(key: str) -> dict:
+    return {k: v for k, v in GOOD.items() if k != key}
+
+
+BAD_CHECKPOINTS = {  # case: (how to make it, words the one-line error must contain)
+    "missing file": (lambda path: path, "no such file"),
+    "directory with no checkpoints": (lambda path: (path.mkdir(), path)[1], "directory holds no checkpoint"),
+    "empty file": (written(b""), "empty file"),
+    "truncated file": (truncated, "not a readable PyTorch checkpoint"),
+    "random bytes": (written(bytes(range(256)) * 8), "not a readable PyTorch checkpoint"),
+    "text file": (written(b"W_E = [[1, 2], [3, 4]]\n"), "not a readable PyTorch checkpoint"),
+    "not a dict": (saved(list(GOOD.values())), "not a state dict: holds a list"),
+    "missing key": (saved(without("W_in")), "missing key(s) W_in"),
+    "extra key": (saved(replaced(b_in=torch.zeros(8))), "unexpected key(s) b_in"),
+    "wrong rank": (saved(replaced(W_E=torch.zeros(13, 4, 1))), "W_E has rank 3"),
+    "p disagrees": (saved(replaced(W_U=torch.zeros(8, 12))), "W_E and W_U disagree on p"),
+    "d_model disagrees": (saved(replaced(W_in=torch.zeros(5, 8))), "W_E and W_in disagree on d_model"),
+    "d_mlp disagrees": (saved(replaced(W_U=torch.zeros(9, 13))), "W_in and W_U disagree on d_mlp"),
+    "NaN weight": (saved(replaced(W_in=torch.full((4, 8), math.nan))), "W_in holds NaN or Inf"),
+    "Inf weight": (saved(replaced(W_U=torch.full((8, 13), math.inf))), "W_U holds NaN or Inf"),
+    "integer dtype": (saved(replaced(W_E=torch.ones(13, 4, dtype=torch.int64))), "W_E has dtype torch.int64"),
+    "p below 3": (saved(Weights.random(2, 4, 8).state_dict()), "p=2 is too small"),
+    "activations too big": (saved(Weights.random(300_000, 1, 1).state_dict()), "GB to run, but only"),
+}
+
+
+def assert_clean_error(result, *words: str) -> None:
+    """Non-zero exit, one ERROR line holding every word, no traceback, no test run."""
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret not in (0, 1), output  # 1 would mean tests ran and failed
+    assert "Traceback" not in output, output
+    errors = [line for line in result.errlines if line.startswith("ERROR:")]
+    assert len(errors) == 1, output
+    for word in words:
+        assert word in errors[0], errors[0]
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CHECKPOINTS))
+def test_bad_checkpoint_gets_one_clean_line(pytester, case):
+    make, problem = BAD_CHECKPOINTS[case]
+    path = make(pytester.path / "model.pt")
+    result = pytester.runpytest_inprocess("--checkpoint", str(path), "-p", "no:cacheprovider")
+    assert_clean_error(result, str(path), problem)
+
+
+def test_subprocess_cli_reports_without_traceback(pytester):
+    path = pytester.path / "model.pt"
+    path.write_text("not a checkpoint")
+    result = pytester.runpytest_subprocess("--checkpoint", str(path), "-p", "no:cacheprovider")
+    assert_clean_error(result, str(path), "not a readable PyTorch checkpoint")
+
+
+class _Plant:
+    """A pickle whose __reduce__ would create a file on load."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (Path.touch, (self.target,))
+
+
+def test_malicious_pickle_runs_nothing(pytester, tmp_path):
+    target = tmp_path / "pwned"
+    path = pytester.path / "evil.pt"
+    path.write_bytes(pickle.dumps({"W_E": _Plant(target), "W_in": 1, "W_U": 2}))
+    result = pytester.runpytest_inprocess("--checkpoint", str(path), "-p", "no:cacheprovider")
+    assert not target.exists()
+    assert_clean_error(result, str(path), "not a plain tensor state dict")
+
+
+def test_a_run_never_modifies_the_checkpoint(pytester):
+    path = pytester.path / "model.pt"
+    save_checkpoint(Weights.random(13, 4, 8), path)
+    before = sha256_of(path), path.stat().st_mtime_ns
+    pytester.runpytest_inprocess("--checkpoint", str(path), "-p", "no:cacheprovider")
+    assert (sha256_of(path), path.stat().st_mtime_ns) == before
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_weights_are_computed_in_float32(pytester, dtype):
+    path = pytester.path / "half.pt"
+    torch.save({k: v.to(dtype) for k, v in GOOD.items()}, path)
+    report = pytester.path / "r.json"
+    result = pytester.runpytest_inprocess("--checkpoint", str(path), "--claims-report", str(report),
+                                          "-p", "no:cacheprovider")
+    assert result.ret == 1  # random weights: claims fail, but the suite runs
+    assert report.exists()
+
+
+BAD_CLAIMS = {  # case: (text, words the error must contain)
+    "YAML syntax error": ("claims:\n  - id: x\n    metric: [unclosed\n", ":4: YAML syntax error"),
+    "empty file": ("", "empty file"),
+    "unknown metric": ("claims:\n- {id: x, metric: fvee, op: '>', threshold: 1, claim: c, source: s}\n",
+                       "unknown metric 'fvee' (did you mean 'fve'?); known: accuracy"),
+    "misspelt field": ("claims:\n- {id: x, metric: accuracy, op: '>', treshold: 1, claim: c, source: s}\n",
+                       "unknown field(s) 'treshold' (did you mean 'threshold'?)"),
+    "missing threshold": ("claims:\n- {id: x, metric: accuracy, op: '>', claim: c, source: s}\n",
+                          "claim 'x': missing field(s) threshold"),
+    "bad op": ("claims:\n- {id: x, metric: accuracy, op: '=>', threshold: 1, claim: c, source: s}\n",
+               "claim 'x': bad op '=>'"),
+    "non-numeric threshold": ("claims:\n- {id: x, metric: accuracy, op: '>', threshold: high, claim: c, source: s}\n",
+                              "claim 'x': threshold must be a finite number, got 'high'"),
+    "duplicate id": ("claims:\n" + "- {id: x, metric: accuracy, op: '>', threshold: 1, claim: c, source: s}\n" * 2,
+                     "claim 'x': duplicate id"),
+    "param not taken": ("claims:\n- {id: x, metric: accuracy, params: {freq: 3}, op: '>', threshold: 1, "
+                        "claim: c, source: s}\n", "metric 'accuracy' takes no parameter(s) ['freq']"),
+    "bad param value": ("claims:\n- {id: x, metric: accuracy, params: {split: dev}, op: '>', threshold: 1, "
+                        "claim: c, source: s}\n", "parameter split='dev' not one of"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CLAIMS))
+def test_bad_claims_file_gets_one_clean_line(pytester, reference_path, case):
+    text, problem = BAD_CLAIMS[case]
+    path = pytester.path / "claims.yaml"
+    path.write_text(text)
+    result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), "--claims", str(path),
+                                          "-p", "no:cacheprovider")
+    assert_clean_error(result, str(path), problem)
+
+
+BAD_OPTIONS = {
+    "key freqs text": (["--key-freqs", "one,two"], "--key-freqs: 'one' is not an integer"),
+    "key freq zero": (["--key-freqs", "0,3"], "--key-freqs: frequencies start at 1"),
+    "key freq above p//2": (["--key-freqs", "1,57"], "--key-freqs: [57] out of range for p=113"),
+    "key freqs duplicated": (["--key-freqs", "3,3"], "--key-freqs: duplicate frequencies"),
+    "report dir missing": (["--claims-report", "/nonexistent/dir/r.json"], "directory /nonexistent/dir does not exist"),
+    "report path is a dir": (["--claims-report", "/"], "is a directory"),
+    "claims file missing": (["--claims", "/nonexistent/claims.yaml"], "/nonexistent/claims.yaml: no such file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OPTIONS))
+def test_bad_option_fails_before_the_model_runs(pytester, reference_path, case):
+    from interp import run as run_module
+
+    args, problem = BAD_OPTIONS[case]
+    before = run_module.FORWARD_CALLS["count"]
+    result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), *args, "-p", "no:cacheprovider")
+    assert_clean_error(result, problem)
+    assert run_module.FORWARD_CALLS["count"] == before
+
+
+def test_unwritable_report_path_fails_up_front(pytester, reference_path):
+    """/proc accepts no new files, whoever runs the test (root included)."""
+    if not Path("/proc/self").is_dir():
+        pytest.skip("no /proc on this system")
+    result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), "--claims-report",
+                                          "/proc/r.json", "-p", "no:cacheprovider")
+    assert_clean_error(result, "--claims-report: /proc/r.json cannot be written")
+
+
+def test_claims_file_default_is_the_projects(reference_path):
+    assert DEFAULT_CLAIMS.name == "claims.yaml" and DEFAULT_CLAIMS.is_file()
