@@ -81,9 +81,12 @@ def _read_state_dict(path: Path) -> object:
         except (SafetensorError, OSError, ValueError) as exc:
             raise CheckpointError(path, f"not a readable safetensors file ({_first_line(exc)})") from None
     with open(path, "rb") as fh:
-        head = fh.read(1)
-    if not zipfile.is_zipfile(path) and head != b"\x80":  # neither torch.save's zip nor a pickle
-        raise CheckpointError(path, "not a readable PyTorch checkpoint (neither a zip archive nor a pickle)")
+        head = fh.read(2)
+    if not zipfile.is_zipfile(path):
+        if head == b"PK":
+            raise CheckpointError(path, "not a readable PyTorch checkpoint (a truncated or damaged zip archive)")
+        if head[:1] != b"\x80":  # neither torch.save's zip nor a pickle
+            raise CheckpointError(path, "not a readable PyTorch checkpoint (neither a zip archive nor a pickle)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. torch's note about the pickle protocol

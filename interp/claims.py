@@ -193,7 +193,7 @@ def _parse_claim(raw: object, index: int, path: str | Path) -> Claim:
     if fn is None:
         raise fail(f"unknown metric {raw['metric']!r}{_did_you_mean(raw['metric'], metrics.METRICS)}; "
                    f"known: {', '.join(sorted(metrics.METRICS))}")
-    if raw["op"] not in OPS:
+    if not isinstance(raw["op"], str) or raw["op"] not in OPS:
         raise fail(f"bad op {raw['op']!r}; allowed: {' '.join(OPS)}")
     threshold = raw["threshold"]
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):

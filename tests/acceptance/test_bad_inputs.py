@@ -51,7 +51,7 @@ BAD_CHECKPOINTS = {  # case: (how to make it, words the one-line error must cont
     "missing file": (lambda path: path, "no such file"),
     "directory with no checkpoints": (lambda path: (path.mkdir(), path)[1], "directory holds no checkpoint"),
     "empty file": (written(b""), "empty file"),
-    "truncated file": (truncated, "not a readable PyTorch checkpoint"),
+    "truncated file": (truncated, "truncated or damaged zip archive"),
     "random bytes": (written(bytes(range(256)) * 8), "not a readable PyTorch checkpoint"),
     "text file": (written(b"W_E = [[1, 2], [3, 4]]\n"), "not a readable PyTorch checkpoint"),
     "not a dict": (saved(list(GOOD.values())), "not a state dict: holds a list"),
