@@ -37,6 +37,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"claims file (default: {DEFAULT_CLAIMS.name} of the interp project)")
     group.addoption("--key-freqs", default=None, metavar="K1,K2,...",
                     help="pin the key frequencies instead of finding them from W_U")
+    group.addoption("--claims-table", default=None, metavar="OUT.md|OUT.csv",
+                    help="write one row per checkpoint, one column per claim (markdown or CSV by suffix)")
+    group.addoption("--claims-figures", default=None, metavar="DIR",
+                    help="render the evidence as PNG figures and an index.html into DIR (needs matplotlib)")
     group.addoption("--claims-report", default=None, metavar="OUT.json",
                     help="write every evaluated claim's value and verdict as JSON")
 
@@ -49,6 +53,15 @@ class Target:
     name: str
     key_freqs: list[int] | None
     _run: Run | None = None
+
+    @property
+    def epoch(self) -> int | None:
+        """The training epoch, from the metadata file ``interp.train`` writes beside it."""
+        meta = self.checkpoint.path.with_suffix(".json")
+        try:
+            return int(json.loads(meta.read_text())["epoch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     @property
     def run(self) -> Run:
@@ -64,6 +77,8 @@ class ClaimsSession:
     claims: ClaimsFile
     targets: list[Target]
     report_path: Path | None
+    table_path: Path | None = None
+    figures_dir: Path | None = None
     rows: dict[str, list[dict]] = field(default_factory=dict)  # checkpoint name -> report rows
 
     def target(self, name: str) -> Target:
@@ -82,18 +97,38 @@ def _names(paths: list[Path]) -> list[str]:
     return [f"{p.parent.name}-{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
 
 
-def _check_report_path(path: Path) -> None:
+def _check_output_path(path: Path, option: str) -> Path:
+    """Fail now, not after the run, if ``path`` cannot be written."""
     if path.is_dir():
-        raise OptionError("--claims-report", f"{path} is a directory, expected a file path")
+        raise OptionError(option, f"{path} is a directory, expected a file path")
     if not path.parent.is_dir():
-        raise OptionError("--claims-report", f"directory {path.parent} does not exist")
+        raise OptionError(option, f"directory {path.parent} does not exist")
     try:  # a real probe: os.access says yes to root, and to read-only or virtual file systems
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
             pass
     except OSError as exc:
-        raise OptionError("--claims-report", f"{path} cannot be written ({exc.strerror})") from None
+        raise OptionError(option, f"{path} cannot be written ({exc.strerror})") from None
     if path.exists() and not os.access(path, os.W_OK):
-        raise OptionError("--claims-report", f"{path} cannot be written")
+        raise OptionError(option, f"{path} cannot be written")
+    return path
+
+
+def _output_options(config: pytest.Config) -> dict[str, Path | None]:
+    report, table, figures = (config.getoption(o) for o in ("claims_report", "claims_table", "claims_figures"))
+    if table and Path(table).suffix not in (".md", ".csv"):
+        raise OptionError("--claims-table", f"{table}: use a .md or .csv file name")
+    if figures:
+        try:
+            Path(figures).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OptionError("--claims-figures", f"{figures} cannot be created ({exc.strerror})") from None
+        _check_output_path(Path(figures) / "index.html", "--claims-figures")
+        from interp.figures import require_matplotlib
+
+        require_matplotlib()
+    return {"report_path": report and _check_output_path(Path(report), "--claims-report"),
+            "table_path": table and _check_output_path(Path(table), "--claims-table"),
+            "figures_dir": figures and Path(figures)}
 
 
 def build_session(config: pytest.Config) -> ClaimsSession:
@@ -102,10 +137,7 @@ def build_session(config: pytest.Config) -> ClaimsSession:
     claims = load_claims(claims_path)
     key_freqs_text = config.getoption("key_freqs")
     key_freqs = parse_key_freqs(key_freqs_text) if key_freqs_text is not None else None
-    report = config.getoption("claims_report")
-    report_path = Path(report) if report else None
-    if report_path is not None:
-        _check_report_path(report_path)
+    outputs = _output_options(config)
     targets = []
     for path, name in zip(ckpt_paths, _names(ckpt_paths), strict=True):
         ckpt = load_checkpoint(path)
@@ -113,11 +145,12 @@ def build_session(config: pytest.Config) -> ClaimsSession:
         if key_freqs is not None:
             check_key_freqs(key_freqs, ckpt.weights.p)
         targets.append(Target(ckpt, name, key_freqs))
-    return ClaimsSession(claims, targets, report_path)
+    return ClaimsSession(claims, targets, **outputs)
 
 
 def _claims_wanted(config: pytest.Config) -> bool:
-    return any(config.getoption(o) for o in ("checkpoint", "claims", "claims_report", "key_freqs"))
+    return any(config.getoption(o) for o in
+               ("checkpoint", "claims", "claims_report", "claims_table", "claims_figures", "key_freqs"))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -126,6 +159,7 @@ def pytest_configure(config: pytest.Config) -> None:
     or the paths pytest collects include the claims file (as this project's testpaths do). In any
     other pytest run the installed plugin stays inert."""
     config.addinivalue_line("markers", "claim(id, family): a claim from claims.yaml")
+    config.addinivalue_line("markers", "xdist_group(name): pytest-xdist --dist loadgroup keeps a group on one worker")
     claims_path = Path(config.getoption("claims") or DEFAULT_CLAIMS).resolve()
     listed = any(_covers(Path(a), claims_path, config) for a in config.args)
     if not (listed or _claims_wanted(config)):
@@ -173,6 +207,7 @@ class CheckpointCollector(pytest.Collector):
         for order, case in enumerate(cases):
             item = ClaimItem.from_parent(self, name=case.id, case=case, order=order)
             item.add_marker(pytest.mark.claim(case.claim.id, case.claim.family))
+            item.add_marker(pytest.mark.xdist_group(target.name))  # with --dist loadgroup: one worker each
             known = session.claims.known_failure(case.id, target.checkpoint.sha256)
             if known is not None:
                 item.add_marker(pytest.mark.xfail(strict=True, raises=ClaimFailed,
@@ -272,5 +307,22 @@ class ReportPlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from interp.report import write_report
 
-        if self.state.report_path is not None and not hasattr(session.config, "workerinput"):
+        worker = hasattr(session.config, "workerinput")
+        if self.state.figures_dir is not None:
+            from interp.figures import render_checkpoint
+
+            for target in self.state.targets:  # the checkpoints whose model ran in this process
+                if target._run is not None:
+                    render_checkpoint(target, self.state.claims, self.state.figures_dir)
+        if worker:
+            return
+        if self.state.report_path is not None:
             write_report(self.state, self.state.report_path)
+        if self.state.table_path is not None:
+            from interp.report import write_table
+
+            write_table(self.state, self.state.table_path)
+        if self.state.figures_dir is not None:
+            from interp.figures import render_index
+
+            render_index(self.state, self.state.figures_dir)

@@ -87,3 +87,70 @@ def summary_lines(state) -> list[str]:
 
 def _family_rank(family: str) -> int:
     return FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
+
+
+def sweep_table(state) -> tuple[list[str], list[dict]]:
+    """Per checkpoint (in epoch order, else by name) and per claim of the claims file: the worst
+    value over its expanded cases (the smallest margin), whether all of them hold, and how many."""
+    claim_ids = [c.id for c in state.claims.claims]
+    targets = sorted(state.targets, key=lambda t: (t.epoch is None, t.epoch or 0, t.name))
+    table = []
+    for target in targets:
+        rows = state.rows.get(target.name)
+        if not rows:
+            continue
+        cells = {}
+        for claim_id in claim_ids:
+            cases = [d["row"] for d in rows if d["row"]["id"].split("[")[0] == claim_id]
+            if cases:
+                worst = min(cases, key=lambda r: margin(r["value"], r["op"], r["threshold"]))
+                cells[claim_id] = {"value": worst["value"], "passed": all(r["passed"] for r in cases),
+                                   "n_passed": sum(r["passed"] for r in cases), "n": len(cases)}
+        table.append({"checkpoint": target.name, "epoch": target.epoch, "cells": cells})
+    return [c for c in claim_ids if any(c in r["cells"] for r in table)], table
+
+
+def first_holds(columns: list[str], table: list[dict]) -> dict[str, str]:
+    """Per claim: the first checkpoint where it holds, and whether it holds from there on."""
+    out = {}
+    for claim_id in columns:
+        held = [r["cells"].get(claim_id, {}).get("passed", False) for r in table]
+        if True not in held:
+            out[claim_id] = "never"
+            continue
+        first = held.index(True)
+        label = table[first]["checkpoint"] if table[first]["epoch"] is None else f"epoch {table[first]['epoch']}"
+        out[claim_id] = label + ("" if all(held[first:]) else " (not kept)")
+    return out
+
+
+def write_table(state, path: Path) -> None:
+    """The "progress measures" view as markdown (``.md``) or CSV (``.csv``), written atomically."""
+    import csv
+    import io
+
+    columns, table = sweep_table(state)
+    firsts = first_holds(columns, table)
+    if path.suffix == ".csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["checkpoint", "epoch", *(f"{c}{s}" for c in columns for s in ("", " passed"))])
+        for r in table:
+            writer.writerow([r["checkpoint"], "" if r["epoch"] is None else r["epoch"], *(
+                x for c in columns for x in (
+                    (f"{r['cells'][c]['value']:.6g}", r["cells"][c]["passed"]) if c in r["cells"] else ("", "")))])
+        writer.writerow(["first holds", "", *(x for c in columns for x in (firsts[c], ""))])
+        text = buffer.getvalue()
+    else:
+        def cell(c: dict) -> str:
+            count = f" {c['n_passed']}/{c['n']}" if c["n"] > 1 else ""
+            return f"{c['value']:.4g} {'✓' if c['passed'] else '✗'}{count}"
+
+        lines = ["| checkpoint | epoch | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+        for r in table:
+            lines.append(f"| {r['checkpoint']} | {'' if r['epoch'] is None else r['epoch']} | " + " | ".join(
+                cell(r["cells"][c]) if c in r["cells"] else "" for c in columns) + " |")
+        lines.append("| **first holds** | | " + " | ".join(firsts[c] for c in columns) + " |")
+        text = "\n".join(lines) + "\n\nEach cell: the claim's worst value over its cases (per key frequency and "
+        text += "term), ✓ if every case holds, and how many hold.\n"
+    write_atomic(path, lambda tmp: tmp.write_text(text))

@@ -131,12 +131,13 @@ class Trainer:
 
 
 def parse_epochs(text: str) -> list[int]:
+    """``--save-at 0,800,2500`` (argparse reports a bad value as a usage error)."""
     try:
         epochs = sorted({int(e) for e in text.split(",") if e.strip()})
     except ValueError:
-        raise OptionError("--save-at", f"expected comma-separated epochs, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated epochs, got {text!r}") from None
     if any(e < 0 for e in epochs):
-        raise OptionError("--save-at", f"epochs must be >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"epochs must be >= 0, got {text!r}")
     return epochs
 
 
