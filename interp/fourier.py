@@ -67,8 +67,107 @@ def num_freqs(p: int) -> int:
     return (p - 1) // 2
 
 
-def fft2d(x: Float[Tensor, "p p *rest"]) -> Float[Tensor, "p p *rest"]:
-    """2D Fourier transform over the first two axes:
+def _fold_matrices(p: int, dtype: torch.dtype, device) -> tuple[Tensor, Tensor]:
+    """For odd ``p``: cos rows at ``t = 0..h`` and sin rows at ``t = 1..h``, ``h = (p-1)//2``."""
+    basis = fourier_basis(p, dtype, device)
+    h = (p - 1) // 2
+    return basis[0::2, : h + 1].contiguous(), basis[1::2, 1 : h + 1].contiguous()
+
+
+def _axis0_gemm(x: Tensor) -> Tensor:
+    p = x.shape[0]
+    return (fourier_basis(p, x.dtype, x.device) @ x.reshape(p, -1)).reshape(x.shape)
+
+
+def _axis0_fold(x: Tensor) -> Tensor:
+    """Even/odd folding: cos coefficients from ``x[t] + x[p-t]``, sin from ``x[t] - x[p-t]``,
+    with two half-size matrices (half the flops of :func:`_axis0_gemm`). Odd ``p`` only."""
+    p, h = x.shape[0], (x.shape[0] - 1) // 2
+    cos_m, sin_m = _fold_matrices(p, x.dtype, x.device)
+    flat = x.reshape(p, -1)
+    head, tail = flat[1 : h + 1], flat[h + 1 :].flip(0)
+    out = torch.empty_like(flat)
+    out[0::2] = cos_m @ torch.cat([flat[:1], head + tail])
+    out[1::2] = sin_m @ (head - tail)
+    return out.reshape(x.shape)
+
+
+def _axis0_rfft(x: Tensor) -> Tensor:
+    """``torch.fft.rfft`` along axis 0, rescaled and interleaved into the real basis."""
+    p = x.shape[0]
+    spec = torch.fft.rfft(x, dim=0)
+    out = torch.empty_like(x)
+    out[0] = spec[0].real / math.sqrt(p)
+    h = (p - 1) // 2
+    scale = math.sqrt(2 / p)
+    out[1 : 2 * h : 2] = -spec[1 : h + 1].imag * scale
+    out[2 : 2 * h + 1 : 2] = spec[1 : h + 1].real * scale
+    if p % 2 == 0:
+        out[p - 1] = spec[p // 2].real / math.sqrt(p)
+    return out
+
+
+def _separable(axis0):
+    """A 2D transform from a transform along axis 0: axis 0, then axis 1 through a transpose."""
+
+    def kernel(x: Tensor) -> Tensor:
+        once = axis0(x).transpose(0, 1).contiguous()
+        return axis0(once).transpose(0, 1)
+
+    return kernel
+
+
+def _reference(x: Tensor) -> Tensor:
+    """The definition evaluated directly in float64, one sum at a time (sum over x, then y)."""
+    basis = fourier_basis(x.shape[0], torch.float64, x.device)
+    over_a = torch.einsum("ix,xy...->iy...", basis, x.to(torch.float64))
+    return torch.einsum("jy,iy...->ij...", basis, over_a).to(x.dtype)
+
+
+def _seed_einsum(x: Tensor) -> Tensor:
+    """The seed notebook's formulation: one three-operand einsum with two basis matrices."""
+    import einops
+
+    basis = fourier_basis(x.shape[0], x.dtype, x.device)
+    return einops.einsum(x, basis, basis, "px py ..., i px, j py -> i j ...")
+
+
+def _gemm(x: Tensor) -> Tensor:
+    """One GEMM over axis 0 on the contiguous ``[p, p*rest]`` layout, then a batched GEMM over
+    axis 1 (no transpose copy): the measured fastest on this CPU (docs/performance.md)."""
+    p = x.shape[0]
+    basis = fourier_basis(p, x.dtype, x.device)
+    left = (basis @ x.reshape(p, -1)).reshape(p, p, -1)  # sum over a
+    return torch.matmul(basis, left).reshape(x.shape)  # sum over b, batched over i
+
+
+def ifft2d(coeffs: Float[Tensor, "p p *rest"]) -> Float[Tensor, "p p *rest"]:
+    """The inverse of :func:`fft2d` (``F`` is orthonormal, so it is ``F^T``, both axes):
+    ``ifft2d(C)[x, y, ...] = sum_{i, j} F[i, x] F[j, y] C[i, j, ...]``."""
+    p = coeffs.shape[0]
+    basis_t = fourier_basis(p, coeffs.dtype, coeffs.device).T.contiguous()
+    left = (basis_t @ coeffs.reshape(p, -1)).reshape(p, p, -1)
+    return torch.matmul(basis_t, left).reshape(coeffs.shape)
+
+
+KERNELS = {
+    "reference": _reference,
+    "einsum": _seed_einsum,
+    "gemm": _gemm,
+    "fold": _separable(_axis0_fold),
+    "rfft": _separable(_axis0_rfft),
+}
+
+
+def pick_kernel(p: int, dtype: torch.dtype) -> str:
+    """The kernel ``fft2d`` uses by default. Measured on the 2-core development CPU for p in
+    {113, 257, 509, 1009}: ``gemm`` won at every size (docs/performance.md)."""
+    return "gemm"
+
+
+def fft2d(x: Float[Tensor, "p p *rest"], kernel: str | None = None,
+          dims: tuple[int, int] = (0, 1)) -> Float[Tensor, "p p *rest"]:
+    """2D Fourier transform over two axes of size ``p``:
     ``fft2d(A)[i, j, ...] = sum_{x, y} F[i, x] F[j, y] A[x, y, ...]``.
 
     >>> p = 7
@@ -77,16 +176,27 @@ def fft2d(x: Float[Tensor, "p p *rest"]) -> Float[Tensor, "p p *rest"]:
     >>> coeffs = fft2d(signal)
     >>> [round(float(coeffs[i, j]), 3) + 0.0 for i, j in [(4, 4), (3, 3), (4, 3)]]  # cc, ss, cs
     [3.5, -3.5, 0.0]
+    >>> batch = torch.randn(5, p, p)  # leading batch dimension: name the axes
+    >>> torch.allclose(fft2d(batch, dims=(1, 2))[2], fft2d(batch[2]), atol=1e-5)
+    True
 
     Parameters
     ----------
-    x: a function of ``(a, b)`` with ``a`` on axis 0 and ``b`` on axis 1, any trailing axes.
+    x: a function of ``(a, b)`` (``a`` on ``dims[0]``, ``b`` on ``dims[1]``), any other axes;
+        float32 or float64; any ``p >= 3``.
+    kernel: one of :data:`KERNELS` (default: :func:`pick_kernel`); all give the same numbers.
+    dims: the two axes to transform (default the first two, as SPEC defines it).
     """
+    if x.ndim < 2:
+        raise ValueError(f"fft2d needs at least 2 axes, got shape {list(x.shape)}")
+    moved = dims != (0, 1)
+    if moved:
+        x = torch.movedim(x, dims, (0, 1))
     p = x.shape[0]
-    if x.ndim < 2 or x.shape[1] != p:
-        raise ValueError(f"fft2d needs shape [p, p, ...], got {list(x.shape)}")
-    basis = fourier_basis(p, x.dtype, x.device)
-    rest = x.shape[2:]
-    flat = x.reshape(p, p, -1)
-    left = (basis @ flat.reshape(p, -1)).reshape(p, p, -1)  # sum over a
-    return torch.matmul(basis, left).reshape(p, p, *rest)  # sum over b, batched over i
+    if x.shape[1] != p or p < 3:
+        raise ValueError(f"fft2d needs two axes of the same size p >= 3, got shape {list(x.shape)}")
+    name = kernel or pick_kernel(p, x.dtype)
+    if name == "fold" and p % 2 == 0:
+        name = "gemm"  # folding pairs t with p - t; even p has an unpaired middle row
+    out = KERNELS[name](x.contiguous() if name != "reference" else x)
+    return torch.movedim(out, (0, 1), dims) if moved else out
