@@ -239,12 +239,12 @@ def restricted_loss(clock_projection: Float[Tensor, "s c"], labels: Int[Tensor, 
 
 
 @metric
-def excluded_loss_vs_uniform(logits: Float[Tensor, "pair p"], clock_projection: Float[Tensor, "s c"],
+def excluded_loss_vs_uniform(split_logits: Mapping[str, Float[Tensor, "n p"]], clock_projection: Float[Tensor, "s c"],
                              labels: Int[Tensor, " pair"], splits: dict[str, Int[Tensor, " n"]],
                              split: Literal["train", "test", "all"] = "train") -> float:
     """Cross-entropy on the split with the key frequencies' ``cos/sin(w_k(a+b-c))`` components
     removed from the logits, as a fraction of the uniform loss ``ln p``:
     ``CE(logits - R[s(a,b)], label) / ln p``."""
-    idx = splits[split]
-    ablated = logits[idx].to(torch.float64) - clock_projection[labels[idx]]
-    return _split_loss(ablated, labels[idx]) / math.log(clock_projection.shape[0])
+    answers = labels[splits[split]]
+    ablated = split_logits[split].to(torch.float64) - clock_projection[answers]
+    return _split_loss(ablated, answers) / math.log(clock_projection.shape[0])

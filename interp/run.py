@@ -19,9 +19,9 @@ from interp.checkpoint import Checkpoint
 from interp.data import all_pairs, labels, split_indices
 from interp.errors import CheckpointError
 from interp.fourier import fft2d, fourier_basis
-from interp.model import forward
 
-FORWARD_CALLS = {"count": 0}  # incremented by Run.acts, so tests can prove the model runs once
+FORWARD_CALLS = {"count": 0}  # incremented by Run.hook_pre, so tests can prove the model runs once
+CHUNK = 1 << 24  # elements per streamed chunk (64 MB in float32)
 
 def estimate_run_bytes(p: int, d_model: int, d_mlp: int) -> int:
     """Peak memory a :class:`Run` needs, in bytes: the four hooks over all ``p*p`` pairs in float32
@@ -59,6 +59,10 @@ def check_fits_in_memory(checkpoint: Checkpoint) -> None:
 class Run:
     """A checkpoint, its key frequencies and lazily computed activations and spectra.
 
+    Memory stays near two ``[p*p, d_mlp]`` float32 tensors (``hook_pre`` and the centered 2D
+    spectrum of ``hook_post``); everything over ``p*p`` pairs and ``p`` classes is streamed in
+    chunks of :data:`CHUNK` (about 4 GB at p = 1009, docs/performance.md).
+
     >>> from interp.model import Weights
     >>> from interp.checkpoint import Checkpoint
     >>> from pathlib import Path
@@ -69,38 +73,76 @@ class Run:
 
     checkpoint: Checkpoint
     given_key_freqs: list[int] | None = None
+    device: str = "cpu"
 
     # -- the model -------------------------------------------------------------------------------
     @property
     def weights(self):
         return self.checkpoint.weights
 
+    @cached_property
+    def _w(self):
+        """The weights on the compute device."""
+        return self.weights.to(self.device)
+
     @property
     def p(self) -> int:
         return self.weights.p
 
+    def _pair_chunks(self) -> Iterator[slice]:
+        n = self.p * self.p
+        step = max(1, CHUNK // max(self.weights.d_mlp, self.p))
+        for start in range(0, n, step):
+            yield slice(start, min(n, start + step))
+
     @cached_property
-    def acts(self) -> dict[str, Tensor]:
-        """Every hook over all pairs (the single forward pass)."""
+    def hook_pre(self) -> Float[Tensor, "pair d_mlp"]:
+        """``(W_E[a] + W_E[b]) @ W_in`` over all pairs: the one forward pass (the later hooks are
+        cheap functions of it)."""
         FORWARD_CALLS["count"] += 1
+        w, pairs = self._w, all_pairs(self.p).to(self.device)
+        pre = torch.empty(self.p * self.p, w.d_mlp, dtype=w.W_in.dtype, device=self.device)
         with torch.no_grad():
-            return forward(self.weights, all_pairs(self.p))
+            for rows in self._pair_chunks():
+                chunk = pairs[rows]
+                pre[rows] = (w.W_E[chunk[:, 0]] + w.W_E[chunk[:, 1]]) @ w.W_in
+        return pre
 
     @property
     def hook_embed(self) -> Float[Tensor, "pair d_model"]:
-        return self.acts["hook_embed"]
-
-    @property
-    def hook_pre(self) -> Float[Tensor, "pair d_mlp"]:
-        return self.acts["hook_pre"]
+        """``W_E[a] + W_E[b]`` (computed on each access; the metrics do not use it)."""
+        pairs = all_pairs(self.p).to(self.device)
+        return self._w.W_E[pairs[:, 0]] + self._w.W_E[pairs[:, 1]]
 
     @property
     def hook_post(self) -> Float[Tensor, "pair d_mlp"]:
-        return self.acts["hook_post"]
+        """``relu(hook_pre)`` (computed on each access; metrics use the streamed summaries)."""
+        return torch.relu(self.hook_pre)
 
     @property
     def logits(self) -> Float[Tensor, "pair p"]:
-        return self.acts["logits"]
+        """``hook_post @ W_U`` over all pairs (computed on each access; ``[p*p, p]`` is 4 GB at
+        p = 1009, so metrics use the streamed summaries instead)."""
+        return self.hook_post @ self._w.W_U
+
+    def logits_of(self, idx: Int[Tensor, " n"]) -> Float[Tensor, "n p"]:
+        """Logits of the pairs ``idx`` only."""
+        return torch.relu(self.hook_pre[idx.to(self.device)]) @ self._w.W_U
+
+    @cached_property
+    def _logit_pass(self) -> dict[str, Tensor]:
+        """One streamed pass over the logits: argmax, correct-class logit, and their sum over the
+        pairs with each ``s = (a+b) mod p`` (float64), chunk by chunk."""
+        p, labels_ = self.p, self.labels.to(self.device)
+        predictions = torch.empty(p * p, dtype=torch.long)
+        correct = torch.empty(p * p, dtype=torch.float64)
+        by_sum = torch.zeros(p, p, dtype=torch.float64, device=self.device)
+        for rows in self._pair_chunks():
+            chunk = torch.relu(self.hook_pre[rows]) @ self._w.W_U
+            predictions[rows] = chunk.argmax(-1).cpu()
+            correct[rows] = chunk.gather(-1, labels_[rows, None])[:, 0].double().cpu()
+            by_sum.index_add_(0, labels_[rows], chunk.double())
+        return {"predictions": predictions, "correct": correct, "by_sum": by_sum.cpu()}
 
     # -- data ------------------------------------------------------------------------------------
     @cached_property
@@ -113,9 +155,15 @@ class Run:
         train, test = split_indices(self.p)
         return {"train": train, "test": test, "all": torch.arange(self.p * self.p)}
 
-    @cached_property
+    @property
     def predictions(self) -> Int[Tensor, " pair"]:
-        return self.logits.argmax(-1)
+        """``argmax(logits)`` per pair."""
+        return self._logit_pass["predictions"]
+
+    @cached_property
+    def split_logits(self) -> SplitLogits:
+        """Lazy ``{split: logits of that split's pairs}``, computed on access, not kept."""
+        return SplitLogits(self)
 
     # -- Fourier views ---------------------------------------------------------------------------
     @cached_property
@@ -143,64 +191,103 @@ class Run:
     def key_freqs_source(self) -> str:
         return "auto" if self.given_key_freqs is None else "given"
 
-    def _grid(self, t: Tensor) -> Tensor:
-        return t.reshape(self.p, self.p, *t.shape[1:])
+    def _neuron_chunks(self) -> Iterator[slice]:
+        d_mlp = self.weights.d_mlp
+        step = max(1, CHUNK // (self.p * self.p) * 16)
+        for start in range(0, d_mlp, step):
+            yield slice(start, min(d_mlp, start + step))
 
-    def _centered_spectra(self, acts: Tensor) -> Float[Tensor, "p p n"]:
-        """``fft2d`` of activations centered over pairs (mean of each column subtracted)."""
-        return fft2d(self._grid(acts - acts.mean(0)))
-
-    @cached_property
-    def readout_spectra(self) -> ReadoutSpectra:
-        """Per frequency ``k``: ``fft2d(post @ US[:, [2k-1, 2k]])``, shape ``[p, p, 2]`` (sin, cos):
-        the 2D spectrum of the neurons read along W_U's sin k and cos k directions. Computed for
-        all key frequencies together on first use."""
-        return ReadoutSpectra(self)
+    def _centered_grid(self, acts: Tensor) -> Tensor:
+        return (acts - acts.mean(0)).reshape(self.p, self.p, -1)
 
     @cached_property
     def pre_energy(self) -> Float[Tensor, "p p"]:
         """``sum_n fft2d(pre - mean(pre))[i, j, n]^2``: 2D Fourier energy of the centered pre-ReLU
-        activations, summed over neurons (float64)."""
-        return self._centered_spectra(self.hook_pre).to(torch.float64).pow(2).sum(-1)
+        activations, summed over neurons (float64; streamed over neurons)."""
+        energy = torch.zeros(self.p, self.p, dtype=torch.float64, device=self.device)
+        for cols in self._neuron_chunks():
+            energy += fft2d(self._centered_grid(self.hook_pre[:, cols])).double().pow(2).sum(-1)
+        return energy.cpu()
 
     @cached_property
-    def post_neuron_energy(self) -> Float[Tensor, "p p d_mlp"]:
-        """``fft2d(post - mean(post))^2`` per neuron (float64)."""
-        return self._centered_spectra(self.hook_post).to(torch.float64).pow(2)
+    def post_spectra(self) -> Float[Tensor, "p p d_mlp"]:
+        """``fft2d(post - mean(post))`` per neuron: the centered post-ReLU activations in the 2D
+        Fourier basis (streamed over neurons, kept: every post-ReLU and logit view derives from
+        it, the logits' through ``fft2d(logits - mean) = post_spectra @ W_U``)."""
+        out = torch.empty(self.p, self.p, self.weights.d_mlp, dtype=self.hook_pre.dtype, device=self.device)
+        for cols in self._neuron_chunks():
+            out[..., cols] = fft2d(self._centered_grid(torch.relu(self.hook_pre[:, cols])))
+        return out
 
     @cached_property
+    def _post_energies(self) -> dict[str, Tensor]:
+        """Energy of :attr:`post_spectra` summed over neurons, and per neuron and frequency block
+        (streamed over neurons, float64)."""
+        p, d_mlp = self.p, self.weights.d_mlp
+        group = (torch.arange(p, device=self.device) + 1) // 2  # 0: Const; k: rows 2k-1, 2k
+        n_groups = (p - 1) // 2 + 1 + (p % 2 == 0)
+        total = torch.zeros(p, p, dtype=torch.float64, device=self.device)
+        blocks = torch.empty(d_mlp, (p - 1) // 2, dtype=torch.float64)
+        per_neuron = torch.empty(d_mlp, dtype=torch.float64)
+        for cols in self._neuron_chunks():
+            energy = self.post_spectra[..., cols].double().pow(2)
+            total += energy.sum(-1)
+            grouped = torch.zeros(n_groups, p, energy.shape[-1], dtype=torch.float64, device=self.device)
+            grouped.index_add_(0, group, energy)
+            grid = torch.zeros(n_groups, n_groups, energy.shape[-1], dtype=torch.float64, device=self.device)
+            grid.index_add_(1, group, grouped)
+            ks = torch.arange(1, (p - 1) // 2 + 1, device=self.device)
+            block = grid[0, 0] + grid[0, ks] + grid[ks, 0] + grid[ks, ks]  # [k, n]: the 9 terms of k
+            blocks[cols] = block.T.cpu()
+            per_neuron[cols] = energy.sum((0, 1)).cpu()
+        return {"total": total.cpu(), "blocks": blocks, "per_neuron": per_neuron}
+
+    @property
     def post_energy(self) -> Float[Tensor, "p p"]:
-        """:attr:`post_neuron_energy` summed over neurons."""
-        return self.post_neuron_energy.sum(-1)
+        """``sum_n fft2d(post - mean(post))[i, j, n]^2`` (float64)."""
+        return self._post_energies["total"]
+
+    @cached_property
+    def readout_spectra(self) -> ReadoutSpectra:
+        """Per frequency ``k``: ``fft2d(post @ US[:, [2k-1, 2k]])``, shape ``[p, p, 2]`` (sin, cos):
+        the 2D spectrum of the neurons read along W_U's sin k and cos k directions, from
+        :attr:`post_spectra` (fft2d is linear; the uncentered mean adds only the Const term)."""
+        return ReadoutSpectra(self)
 
     @cached_property
     def logit_energy(self) -> Float[Tensor, "p p"]:
         """``sum_c fft2d(logits - mean(logits))[i, j, c]^2``: 2D Fourier energy of the centered
-        logits, summed over output classes (float64)."""
-        return self._centered_spectra(self.logits).to(torch.float64).pow(2).sum(-1)
-
+        logits, summed over output classes (float64). Since ``fft2d(logits - mean) =
+        post_spectra @ W_U``, it is ``sum_n,m S[i,j,n] (W_U W_U^T)[n,m] S[i,j,m]``."""
+        gram = self._w.W_U.double() @ self._w.W_U.double().T
+        energy = torch.empty(self.p * self.p, dtype=torch.float64)
+        flat = self.post_spectra.reshape(self.p * self.p, -1)
+        for rows in self._pair_chunks():
+            s = flat[rows].double()
+            energy[rows] = ((s @ gram) * s).sum(-1).cpu()
+        return energy.reshape(self.p, self.p)
+    @cached_property
+    def post_mean(self) -> Float[Tensor, " d_mlp"]:
+        """Mean post-ReLU activation of each neuron over all pairs (streamed)."""
+        total = torch.zeros(self.weights.d_mlp, dtype=torch.float64, device=self.device)
+        for rows in self._pair_chunks():
+            total += torch.relu(self.hook_pre[rows]).double().sum(0)
+        return (total / (self.p * self.p)).to(self.hook_pre.dtype)
 
     # -- beyond the seed: neurons, the correct logit, the clock projection ------------------------
-    @cached_property
+    @property
     def neuron_freq_shares(self) -> Float[Tensor, "d_mlp k"]:
         """Per neuron, the share of its centered post-ReLU 2D Fourier energy in each frequency's
         9 terms (Const, sin/cos of a, of b, and the 4 products):
         ``share[n, k-1] = sum_{i, j in {0, 2k-1, 2k}} E[i, j, n] / sum_{i, j} E[i, j, n]``."""
-        energy = self.post_neuron_energy
-        total = energy.sum((0, 1)).clamp_min(torch.finfo(energy.dtype).tiny)
-        blocks = [energy[idx][:, idx].sum((0, 1)) for idx in
-                  ([0, 2 * k - 1, 2 * k] for k in range(1, (self.p - 1) // 2 + 1))]
-        return torch.stack(blocks, dim=-1) / total[:, None]
+        energies = self._post_energies
+        total = energies["per_neuron"].clamp_min(torch.finfo(torch.float64).tiny)
+        return energies["blocks"] / total[:, None]
 
-    @cached_property
-    def pair_sums(self) -> Int[Tensor, " pair"]:
-        """``(a + b) mod p`` per pair (the label, as an index)."""
-        return self.labels
-
-    @cached_property
+    @property
     def correct_logits(self) -> Float[Tensor, " pair"]:
         """The logit of the correct class ``(a + b) mod p``, per pair (float64)."""
-        return self.logits.gather(-1, self.labels[:, None])[:, 0].to(torch.float64)
+        return self._logit_pass["correct"]
 
     @cached_property
     def clock_projection(self) -> Float[Tensor, "s c"]:
@@ -209,7 +296,7 @@ class Run:
         directions depend on the pair only through ``s = (a+b) mod p``, so the projection is a
         ``[s, c]`` table: ``R = sum_d <logits, D_d> / ||D_d||^2 * D_d`` (float64)."""
         p = self.p
-        by_sum = torch.zeros(p, p, dtype=torch.float64).index_add_(0, self.labels, self.logits.to(torch.float64))
+        by_sum = self._logit_pass["by_sum"]
         x = torch.arange(p, dtype=torch.float64)
         diff = x[:, None] - x[None, :]
         table = torch.zeros(p, p, dtype=torch.float64)
@@ -221,6 +308,22 @@ class Run:
         return table
 
 
+class SplitLogits(Mapping[str, Tensor]):
+    """Lazy ``{split: logits of its pairs}``; see :attr:`Run.split_logits`."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    def __getitem__(self, split: str) -> Float[Tensor, "n p"]:
+        return self._run.logits_of(self._run.splits[split]).cpu()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._run.splits)
+
+    def __len__(self) -> int:
+        return len(self._run.splits)
+
+
 class ReadoutSpectra(Mapping[int, Tensor]):
     """Lazy ``{k: fft2d(post @ US[:, [2k-1, 2k]])}``; see :attr:`Run.readout_spectra`."""
 
@@ -229,9 +332,12 @@ class ReadoutSpectra(Mapping[int, Tensor]):
         self._cache: dict[int, Tensor] = {}
 
     def _fill(self, freqs: list[int]) -> None:
-        run = self._run
+        run, p = self._run, self._run.p
         cols = [r for k in freqs for r in (2 * k - 1, 2 * k)]
-        spectra = fft2d(run._grid(run.hook_post @ run.wu_fourier[:, cols]))
+        directions = run.wu_fourier[:, cols].to(run.device)
+        spectra = run.post_spectra @ directions  # centered part
+        spectra[0, 0] += p * (run.post_mean @ directions)  # the mean: F[0] = 1/sqrt(p) on both axes
+        spectra = spectra.cpu()
         for i, k in enumerate(freqs):
             self._cache[k] = spectra[..., 2 * i : 2 * i + 2]
 

@@ -45,7 +45,7 @@ def test_neuron_shares_of_a_single_frequency_neuron():
     b = torch.arange(P, dtype=torch.float64)[None, :]
     w2 = 2 * math.pi * 2 / P
     neuron = torch.cos(w2 * a) * torch.cos(w2 * b) + torch.sin(w2 * a)
-    run.__dict__["acts"] = {"hook_post": neuron.reshape(P * P, 1).float()}
+    run.__dict__["hook_pre"] = (neuron + 3).reshape(P * P, 1).float()  # positive: the ReLU passes it
     assert run.neuron_freq_shares[0].tolist() == pytest.approx([0.0, 1.0, 0.0], abs=1e-6)
 
 
@@ -70,22 +70,25 @@ def test_gradient_symmetricity_is_one_and_undefined_without_gradient():
 
 
 def clock_logits_run(scale: float, extra: float = 0.0) -> Run:
-    """A run whose logits are scale * cos(w_1 (a+b-c)) + extra * cos(w_2 a) (set directly)."""
-    run = Run(Checkpoint(Path("x.pt"), "0" * 64, Weights.random(P, 2, 2)), given_key_freqs=[1])
+    """A run whose logits are scale * cos(w_1 (a+b-c)) + extra * cos(w_2 a), up to a constant
+    (W_U = identity, and the pre-ReLU activations set to the logits plus a positive shift)."""
+    w = Weights.random(P, 2, P)
+    run = Run(Checkpoint(Path("x.pt"), "0" * 64, Weights(w.W_E, w.W_in, torch.eye(P))), given_key_freqs=[1])
     a, b = torch.arange(P).repeat_interleave(P), torch.arange(P).repeat(P)
     c = torch.arange(P)
     w = 2 * math.pi / P
     logits = scale * torch.cos(w * ((a + b)[:, None] - c[None, :])) + extra * torch.cos(2 * w * a)[:, None]
-    run.__dict__["acts"] = {"logits": logits.float()}
+    run.__dict__["hook_pre"] = (logits + 20).float()
     return run
 
 
 def test_restricted_and_excluded_loss_of_pure_clock_logits():
     run = clock_logits_run(scale=5.0)
     full = metrics._split_loss(run.logits, run.labels)
-    assert torch.allclose(run.clock_projection[run.labels], run.logits.double(), atol=1e-5)
+    centered = run.logits.double() - run.logits.double().mean()
+    assert torch.allclose(run.clock_projection[run.labels], centered, atol=1e-4)
     assert metrics.restricted_loss(run.clock_projection, run.labels, run.splits, "all") == pytest.approx(full, rel=1e-5)
-    assert metrics.excluded_loss_vs_uniform(run.logits, run.clock_projection, run.labels, run.splits, "all") == (
+    assert metrics.excluded_loss_vs_uniform(run.split_logits, run.clock_projection, run.labels, run.splits, "all") == (
         pytest.approx(1.0, abs=1e-5))
 
 
