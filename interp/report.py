@@ -78,11 +78,16 @@ def summary_lines(state) -> list[str]:
                 family = group
                 lines.append(f"  -- {group}")
             m = margin(row["value"], row["op"], row["threshold"]) + 0.0
-            lines.append(f"  {row['id']:<28} {row['value']:>12.6f} {row['op']:>2} {row['threshold']:<9.6g} "
+            lines.append(f"  {row['id']:<28} {_number(row['value']):>12} {row['op']:>2} {row['threshold']:<9.6g} "
                          f"{m:>+10.4f}  {_verdict(row)}")
             if not row["passed"]:
                 lines.append(f"  {'':<28} {d['statement']}")
     return lines
+
+
+def _number(value: float) -> str:
+    """Six decimals, or scientific notation for values too small to show that way."""
+    return f"{value:.3e}" if value != 0 and abs(value) < 1e-3 else f"{value:.6f}"
 
 
 def _family_rank(family: str) -> int:
