@@ -1,0 +1,7 @@
+"""Executable interpretability claims about a modular-addition MLP (the pytest plugin is
+:mod:`interp.plugin`).
+
+PYTEST_DONT_REWRITE: the plugin raises its own assertion errors, so pytest need not rewrite this
+package; the marker also keeps an in-process pytest run (pytester) from warning that the
+already-imported package cannot be rewritten, which ``filterwarnings = error`` would turn into a crash.
+"""

@@ -101,10 +101,17 @@ def _read_state_dict(path: Path) -> object:
 
 
 def _refusal(exc: BaseException) -> str:
-    """The useful part of torch's weights-only refusal: the global or opcode it would not load."""
+    """The useful part of torch's weights-only refusal: the global or opcode it would not load
+    (its wording differs between torch versions), never its advice to load the file unsafely."""
     text = str(exc)
-    found = re.search(r"Unsupported global: GLOBAL (\S+)", text) or re.search(r"WeightsUnpickler error:\s*(.+)", text)
-    return found.group(0 if found.re.pattern.startswith("Unsupported") else 1).strip() if found else _first_line(exc)
+    found = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", text)
+    if found:
+        return f"it names the global {found.group(1)}"
+    found = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    if found:
+        return found.group(1).strip()[:200]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:200]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -152,6 +159,9 @@ def validate_state_dict(state: object, where: str | Path) -> Weights:
                                   f"{n2}.shape={list(tensors[n2].shape)}")
     if tensors["W_E"].shape[0] < 3:
         raise CheckpointError(where, f"p={tensors['W_E'].shape[0]} is too small (need p >= 3)")
+    for dim, ((name, axis), _) in _DIMS.items():
+        if tensors[name].shape[axis] == 0:
+            raise CheckpointError(where, f"{dim}=0: the weights are empty (need {dim} >= 1)")
     dtypes = {t.dtype for t in tensors.values()}
     dtype = torch.float64 if dtypes == {torch.float64} else torch.float32
     return Weights(*(tensors[n].to(dtype) for n in WEIGHT_NAMES))

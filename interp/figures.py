@@ -14,12 +14,12 @@ from pathlib import Path
 import torch
 
 from interp.errors import OptionError
-from interp.fourier import basis_names, fft2d
+from interp.fourier import basis_names
 
 CAPTIONS = {
-    "neurons.png": "Three neurons with the most centered energy: activations over (a, b) (top) and "
-                   "log10 of their squared 2D Fourier coefficients (bottom). A clock neuron lights a "
-                   "single frequency's 3x3 block of terms.",
+    "neurons.png": "Three neurons, each the strongest of a different frequency: post-ReLU activations over "
+                   "(a, b) (top) and log10 of their squared centered 2D Fourier coefficients (bottom). A "
+                   "clock neuron lights one frequency's 3x3 block of terms (Const, sin, cos of a and b).",
     "pre_post.png": "Norm of all neurons in the 2D Fourier basis (log10 energy summed over neurons, "
                     "centered): pre-ReLU holds only the first row and column (terms in a or b alone); "
                     "post-ReLU adds products.",
@@ -50,10 +50,17 @@ def _pyplot():
     return plt
 
 
+TITLES = {"neurons.png": "neurons", "pre_post.png": "all neurons in the 2D Fourier basis",
+          "logits.png": "logits in the 2D Fourier basis", "wu.png": "W_U's Fourier components",
+          "wneur.png": "W_neur's Fourier components", "fve.png": "FVE per key frequency"}
+
+
 def _ticks(ax, p: int, axes: str = "xy") -> None:
+    """Label Const and the sin row of every few frequencies (a round step, about 12 labels)."""
     names = basis_names(p)
-    step = max(1, len(names) // 12)
-    pos = list(range(0, p, step))
+    n_freqs = (p - 1) // 2
+    step = next((s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500) if n_freqs / s <= 12), max(1, n_freqs // 12))
+    pos = [0, *range(2 * step - 1, p, 2 * step)]
     if "x" in axes:
         ax.set_xticks(pos, [names[i] for i in pos], rotation=90, fontsize=7)
     if "y" in axes:
@@ -65,7 +72,12 @@ def _log_energy(energy: torch.Tensor) -> torch.Tensor:
 
 
 def _energy_map(ax, energy: torch.Tensor, title: str, fig) -> None:
-    image = ax.imshow(_log_energy(energy).numpy(), cmap="viridis", origin="upper")
+    """log10 energy over (a component, b component); the colour scale starts at the 1st percentile
+    of the nonzero cells, so one exactly-zero cell (Const x Const, centered) does not flatten it."""
+    logged = _log_energy(energy)
+    nonzero = logged[energy > 0]
+    vmin = torch.quantile(nonzero, 0.01).item() if nonzero.numel() else None
+    image = ax.imshow(logged.numpy(), cmap="viridis", origin="upper", vmin=vmin)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("b component")
     ax.set_ylabel("a component")
@@ -78,6 +90,19 @@ def _mark_keys(ax, key_freqs: list[int]) -> None:
         ax.axvspan(2 * k - 1.5, 2 * k + 0.5, color="tab:orange", alpha=0.25, lw=0)
 
 
+def _strong_neurons(run, count: int = 3) -> list[int]:
+    """The neuron with the most centered post-ReLU energy in each of the ``count`` frequencies whose
+    strongest neuron is strongest (so the figure shows different frequencies)."""
+    energy = run.post_spectra.double().pow(2).sum((0, 1))  # centered energy per neuron
+    best_freq = run.neuron_freq_shares.argmax(1)
+    chosen: dict[int, int] = {}
+    for n in energy.argsort(descending=True).tolist():
+        chosen.setdefault(int(best_freq[n]), n)
+        if len(chosen) == count:
+            break
+    return list(chosen.values())
+
+
 def render_checkpoint(target, claims, out_dir: Path) -> list[Path]:
     """Write this checkpoint's PNGs into ``out_dir/<checkpoint name>/``; return their paths."""
     plt = _pyplot()
@@ -87,25 +112,24 @@ def render_checkpoint(target, claims, out_dir: Path) -> list[Path]:
     written = []
 
     def save(fig, name: str) -> None:
-        fig.suptitle(f"{target.name}: {name[:-4].replace('_', ' ')}", fontsize=11)
+        fig.suptitle(f"{target.name}: {TITLES[name]}", fontsize=11)
         fig.tight_layout()
         fig.savefig(folder / name, dpi=110)
         plt.close(fig)
         written.append(folder / name)
 
-    post = run.hook_post
-    centered_energy = (post - post.mean(0)).double().pow(2).sum(0)
-    neurons = centered_energy.argsort(descending=True)[:3].tolist()
-    fig, axes = plt.subplots(2, 3, figsize=(13, 8.5))
+    neurons = _strong_neurons(run)
+    post = run.hook_pre[:, neurons].relu()
+    shares = run.neuron_freq_shares
+    fig, axes = plt.subplots(2, len(neurons), figsize=(4.4 * len(neurons), 8.5), squeeze=False)
     for col, n in enumerate(neurons):
-        grid = post[:, n].reshape(p, p)
-        image = axes[0, col].imshow(grid.numpy(), cmap="RdBu_r", origin="upper")
-        axes[0, col].set_title(f"neuron {n}: activation", fontsize=10)
+        k = int(shares[n].argmax()) + 1
+        image = axes[0, col].imshow(post[:, col].reshape(p, p).numpy(), cmap="viridis", origin="upper")
+        axes[0, col].set_title(f"neuron {n}: activation (freq {k}, {shares[n, k - 1]:.0%} of energy)", fontsize=9)
         axes[0, col].set_xlabel("b")
         axes[0, col].set_ylabel("a")
-        fig.colorbar(image, ax=axes[0, col], shrink=0.8)
-        spectrum = fft2d((grid - grid.mean()).unsqueeze(-1))[..., 0].double().pow(2)
-        _energy_map(axes[1, col], spectrum, f"neuron {n}: 2D Fourier", fig)
+        fig.colorbar(image, ax=axes[0, col], shrink=0.8, label="post-ReLU")
+        _energy_map(axes[1, col], run.post_spectra[:, :, n].double().pow(2), f"neuron {n}: 2D Fourier", fig)
     save(fig, "neurons.png")
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 6))
@@ -163,16 +187,31 @@ def render_sweep(state, out_dir: Path) -> Path | None:
     fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3 * nrows), squeeze=False)
     thresholds = {c.id: (c.op, c.threshold) for c in state.claims.claims}
     for ax, claim_id in zip(axes.flat, columns, strict=False):
-        ys = [r["cells"].get(claim_id, {}).get("value", math.nan) for r in table]
-        ax.plot(xs, ys, marker="o")
+        cells = [r["cells"].get(claim_id, {}) for r in table]
+        ys = [c.get("value", math.nan) for c in cells]
+        ax.plot(xs, ys, color="tab:blue", lw=1)
+        for passed, color in ((True, "tab:green"), (False, "tab:red")):
+            points = [(x, y) for x, y, c in zip(xs, ys, cells, strict=True) if c.get("passed") is passed]
+            if points:
+                ax.scatter(*zip(*points, strict=True), color=color, zorder=3, s=18,
+                           label="holds" if passed else "fails")
         op, threshold = thresholds[claim_id]
         ax.axhline(threshold, color="tab:red", ls="--", lw=1)
         ax.set_title(f"{claim_id} ({op} {threshold:g})", fontsize=9)
         ax.set_xlabel("epoch" if have_epochs else "checkpoint")
         ax.set_ylabel("value (worst case)", fontsize=8)
+        positive = [y for y in [*ys, threshold] if y == y and y > 0]
+        if len(positive) == len(ys) + 1 and max(positive) / min(positive) > 1e3:
+            ax.set_yscale("log")  # losses: orders of magnitude apart
+        else:
+            ax.ticklabel_format(axis="y", useOffset=False)
         if have_epochs and max(xs) > 0:
-            ax.set_xscale("symlog", linthresh=max(1, min(x for x in xs if x > 0)))
-            ax.set_xlim(left=0)
+            first = min(x for x in xs if x > 0)
+            ax.set_xscale("symlog", linthresh=first)
+            decades = range(math.ceil(math.log10(first)), math.floor(math.log10(max(xs))) + 1)
+            ticks = [0, *(10**e for e in decades if 10**e >= first)]
+            ax.set_xticks(ticks, [f"{t:,}" for t in ticks], fontsize=7)
+            ax.set_xlim(left=-first * 0.1)
     for ax in list(axes.flat)[len(columns):]:
         ax.axis("off")
     fig.suptitle("claims across the sweep", fontsize=12)

@@ -8,6 +8,7 @@ norm (for even ``p`` the last row is the Nyquist cosine and has no sine partner)
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
@@ -107,6 +108,25 @@ def _axis0_rfft(x: Tensor) -> Tensor:
     return out
 
 
+def _rfft2(x: Tensor) -> Tensor:
+    """Odd ``p`` only: one ``torch.fft.rfft2`` over both axes (``O(p^2 log p)`` per column), then
+    the real basis from the complex one: with ``Z+ = Z[k1, k2]`` and ``Z- = Z[-k1, k2]``,
+    ``cos cos = (Re Z+ + Re Z-) / 2``, ``sin sin = (Re Z- - Re Z+) / 2``,
+    ``sin cos = (Im Z- - Im Z+) / 2``, ``cos sin = -(Im Z+ + Im Z-) / 2`` (times the row norms)."""
+    p, h = x.shape[0], (x.shape[0] - 1) // 2
+    z = torch.fft.rfft2(x, dim=(0, 1))  # [p, h + 1, ...]: all k1, k2 = 0 .. h
+    plus, minus = z[: h + 1], torch.cat([z[:1], z[h + 1 :].flip(0)])  # k1 = 0 .. h and -k1
+    norm = torch.full((h + 1,), math.sqrt(2 / p), dtype=x.dtype, device=x.device)
+    norm[0] = 1 / math.sqrt(p)
+    weight = (norm[:, None] * norm[None, :] / 2).reshape(h + 1, h + 1, *([1] * (x.ndim - 2)))
+    out = torch.empty_like(x)
+    out[0::2, 0::2] = weight * (plus.real + minus.real)
+    out[1::2, 1::2] = (weight * (minus.real - plus.real))[1:, 1:]
+    out[1::2, 0::2] = (weight * (minus.imag - plus.imag))[1:]
+    out[0::2, 1::2] = (weight * (plus.imag + minus.imag))[:, 1:].neg_()
+    return out
+
+
 def _separable(axis0):
     """A 2D transform from a transform along axis 0: axis 0, then axis 1 through a transpose."""
 
@@ -134,7 +154,7 @@ def _seed_einsum(x: Tensor) -> Tensor:
 
 def _gemm(x: Tensor) -> Tensor:
     """One GEMM over axis 0 on the contiguous ``[p, p*rest]`` layout, then a batched GEMM over
-    axis 1 (no transpose copy): the measured fastest on this CPU (docs/performance.md)."""
+    axis 1 (no transpose copy): the fastest measured here for p < 400 (docs/performance.md)."""
     p = x.shape[0]
     basis = fourier_basis(p, x.dtype, x.device)
     left = (basis @ x.reshape(p, -1)).reshape(p, p, -1)  # sum over a
@@ -156,13 +176,15 @@ KERNELS = {
     "gemm": _gemm,
     "fold": _separable(_axis0_fold),
     "rfft": _separable(_axis0_rfft),
+    "rfft2": _rfft2,
 }
 
 
 def pick_kernel(p: int, dtype: torch.dtype) -> str:
-    """The kernel ``fft2d`` uses by default. Measured on the 2-core development CPU for p in
-    {113, 257, 509, 1009}: ``gemm`` won at every size (docs/performance.md)."""
-    return "gemm"
+    """The kernel ``fft2d`` uses by default, from measurements on the 2-core development CPU
+    (docs/performance.md): ``gemm`` (two dense GEMMs) below p = 400; from there, for odd p,
+    ``rfft2`` (an FFT: ``O(p^2 log p)`` per column against the GEMMs' ``O(p^3)``)."""
+    return "rfft2" if p >= 400 and p % 2 == 1 else "gemm"
 
 
 def fft2d(x: Float[Tensor, "p p *rest"], kernel: str | None = None,
@@ -196,7 +218,115 @@ def fft2d(x: Float[Tensor, "p p *rest"], kernel: str | None = None,
     if x.shape[1] != p or p < 3:
         raise ValueError(f"fft2d needs two axes of the same size p >= 3, got shape {list(x.shape)}")
     name = kernel or pick_kernel(p, x.dtype)
-    if name == "fold" and p % 2 == 0:
-        name = "gemm"  # folding pairs t with p - t; even p has an unpaired middle row
+    if name in ("fold", "rfft2") and p % 2 == 0:
+        name = "gemm"  # both pair k (or t) with p - k; even p has an unpaired middle row
     out = KERNELS[name](x.contiguous() if name != "reference" else x)
     return torch.movedim(out, (0, 1), dims) if moved else out
+
+
+# -- the terms most claims read, without the full spectrum -----------------------------------------
+@dataclass
+class TermSpectrum:
+    """The 2D Fourier coefficients of a centered ``[p, p, m]`` activation that the claims read, per
+    column ``m`` (neuron or class), without the other ``p^2 - 4p`` terms:
+
+    - ``a_terms[i] = S[i, 0]`` and ``b_terms[j] = S[0, j]``: the linear terms (functions of a alone,
+      of b alone; ``[0]`` is 0 after centering);
+    - ``products[k-1, u, v] = S[2k-1+u, 2k-1+v]``, ``u, v`` in (sin, cos): frequency k's products;
+    - ``total``: ``sum_{i,j} S[i, j]^2`` per column (Parseval: the centered sum of squares).
+
+    With ``S = fft2d(x - mean(x))``. The products come from two projections of ``x``, onto
+    ``s = (a+b) mod p`` and ``d = (a-b) mod p``, by the product-to-sum identities: ``O(p^2 m)``
+    work instead of the transform's ``O(p^3 m)`` (:class:`TermAccumulator`). All float64.
+
+    >>> x = torch.randn(7, 7, 3, dtype=torch.float64)
+    >>> full, terms = fft2d(x - x.mean((0, 1))), TermSpectrum.of(x)
+    >>> torch.allclose(terms.products[1, 0, 1], full[3, 4]) and torch.allclose(terms.b_terms, full[0])
+    True
+    """
+
+    a_terms: Float[Tensor, "p m"]
+    b_terms: Float[Tensor, "p m"]
+    products: Float[Tensor, "k 2 2 m"] | None
+    total: Float[Tensor, " m"]
+
+    @classmethod
+    def from_energy(cls, energy: Float[Tensor, "p p"]) -> TermSpectrum:
+        """Terms with the energies of a 2D energy map (one column; coefficients ``sqrt(E)``), for
+        maps computed in full and for tests: ``E[0, 0]`` counts as linear, like row 0."""
+        h = (energy.shape[0] - 1) // 2
+        root = energy.to(torch.float64).sqrt()[..., None]
+        b_terms = root[0].clone()
+        b_terms[0] = 0
+        products = torch.stack([root[2 * k - 1 : 2 * k + 1, 2 * k - 1 : 2 * k + 1] for k in range(1, h + 1)])
+        return cls(root[:, 0], b_terms, products, energy.sum().to(torch.float64)[None])
+
+    @classmethod
+    def of(cls, x: Float[Tensor, "p p *m"]) -> TermSpectrum:
+        """The terms of a whole activation ``x`` (trailing axes flattened into ``m``)."""
+        acc = TermAccumulator(x.shape[0], x[0, 0].numel(), x.device)
+        acc.add(0, x.reshape(x.shape[0], x.shape[0], -1))
+        return acc.finish()
+
+    def map(self, weight: Float[Tensor, "m n"], total: Float[Tensor, " n"]) -> TermSpectrum:
+        """The terms of ``x @ weight`` (fft2d is linear in ``x``), given that product's ``total``."""
+        w = weight.to(torch.float64)
+        products = None if self.products is None else self.products @ w
+        return TermSpectrum(self.a_terms @ w, self.b_terms @ w, products, total)
+
+    def linear_energy(self) -> Float[Tensor, " m"]:
+        """Energy in row 0 or column 0 (terms of a alone or b alone), per column."""
+        return self.a_terms.pow(2).sum(0) + self.b_terms.pow(2).sum(0)
+
+    def block_energy(self) -> Float[Tensor, "k m"]:
+        """Per frequency k, the energy of its 9 terms ``{0, 2k-1, 2k}^2`` (the Const term is 0)."""
+        k = self.products.shape[0]
+        a, b = (t[1 : 2 * k + 1].pow(2).reshape(k, 2, -1).sum(1) for t in (self.a_terms, self.b_terms))
+        return a + b + self.products.pow(2).sum((1, 2))
+
+    def product_energy(self, freqs: list[int]) -> Float[Tensor, " m"]:
+        """Energy of the products ``{2k-1, 2k}^2`` of the frequencies ``freqs``, per column."""
+        return self.products[[k - 1 for k in freqs]].pow(2).sum((0, 1, 2))
+
+
+class TermAccumulator:
+    """Builds a :class:`TermSpectrum` from rows of ``x`` streamed in any chunks of ``a``: keeps
+    only ``[p, m]`` marginals and the ``(a+b)``, ``(a-b)`` projections, in float64.
+    ``products=False`` skips the projections (``products`` is then None): the linear terms and
+    the total cost two sums."""
+
+    def __init__(self, p: int, m: int, device: str | torch.device = "cpu", products: bool = True) -> None:
+        self.p = p
+        zeros = dict(dtype=torch.float64, device=device)
+        self.rows, self.cols = torch.zeros(p, m, **zeros), torch.zeros(p, m, **zeros)
+        self.by_sum = torch.zeros(p, m, **zeros) if products else None  # sums over (a + b) mod p
+        self.by_diff = torch.zeros(p, m, **zeros) if products else None  # over (a - b) mod p
+        self.sumsq = torch.zeros(m, **zeros)
+
+    def add(self, a0: int, x: Float[Tensor, "n p m"]) -> None:
+        """Add the rows ``a = a0 .. a0 + n - 1`` of ``x`` (any float dtype)."""
+        n, p = x.shape[0], self.p
+        self.rows[a0 : a0 + n] += x.sum(1).double()
+        self.cols += x.sum(0).double()
+        self.sumsq += x.pow(2).sum((0, 1)).double()
+        if self.by_sum is None:
+            return
+        a, b = torch.arange(a0, a0 + n, device=x.device)[:, None], torch.arange(p, device=x.device)
+        flat = x.reshape(n * p, -1)
+        for table, idx in ((self.by_sum, (a + b) % p), (self.by_diff, (a - b) % p)):
+            table += torch.zeros_like(x[0]).index_add_(0, idx.reshape(-1), flat).double()
+
+    def finish(self) -> TermSpectrum:
+        p = self.p
+        basis = fourier_basis(p, torch.float64, self.rows.device)
+        mean = self.cols.sum(0) / (p * p)
+        a_terms, b_terms = basis @ self.rows / math.sqrt(p), basis @ self.cols / math.sqrt(p)
+        a_terms[0], b_terms[0] = 0, 0  # centered
+        h = (p - 1) // 2
+        if self.by_sum is None:
+            return TermSpectrum(a_terms, b_terms, None, self.sumsq - p * p * mean.pow(2))
+        fs, fd = (basis[1 : 2 * h + 1] @ t for t in (self.by_sum, self.by_diff))  # rows sin 1, cos 1, ...
+        sin_s, cos_s, sin_d, cos_d = fs[0::2], fs[1::2], fd[0::2], fd[1::2]
+        products = torch.stack([torch.stack([cos_d - cos_s, sin_s + sin_d]),
+                                torch.stack([sin_s - sin_d, cos_s + cos_d])]).movedim(2, 0) / math.sqrt(2 * p)
+        return TermSpectrum(a_terms, b_terms, products, self.sumsq - p * p * mean.pow(2))

@@ -21,6 +21,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from interp.fourier import TermSpectrum
 from interp.model import Weights
 
 METRICS: dict[str, Callable[..., float]] = {}
@@ -103,17 +104,17 @@ def fve(readout_spectra: Mapping[int, Float[Tensor, "p p 2"]], freq: int,
     return (sum(energy[i, j] for i, j in hits) / energy.sum()).item()
 
 
-def linear_share(energy: Float[Tensor, "p p"]) -> float:
-    """Share of a 2D energy map in row 0 or column 0 (terms depending on a alone or b alone)."""
-    linear = energy[0].sum() + energy[:, 0].sum() - energy[0, 0]
-    return (linear / energy.sum()).item()
+def linear_share(terms: TermSpectrum) -> float:
+    """Share of a 2D energy (summed over columns) in row 0 or column 0 (terms depending on a alone
+    or b alone). ``terms`` holds just those terms and the total (:class:`TermSpectrum`)."""
+    return (terms.linear_energy().sum() / terms.total.sum()).item()
 
 
 @metric
-def pre_relu_linear_fraction(pre_energy: Float[Tensor, "p p"]) -> float:
+def pre_relu_linear_fraction(pre_terms: TermSpectrum) -> float:
     """Share of the centered pre-ReLU activations' 2D Fourier energy (summed over neurons) in the
     linear terms: ``sum_{i=0 or j=0} E[i, j] / sum E`` with ``E = sum_n fft2d(pre - mean)^2``."""
-    return linear_share(pre_energy)
+    return linear_share(pre_terms)
 
 
 @metric
@@ -125,32 +126,32 @@ def wneur_key_share(wneur_fourier: Float[Tensor, "p d_mlp"], key_freqs: list[int
 
 
 # -- beyond the seed: logits, neurons, the algorithm, causal evidence -----------------------------
-def _quadratic_key_share(energy: Float[Tensor, "p p"], key_freqs: list[int], of_quadratic: bool) -> float:
-    key = sum(energy[2 * k - 1 : 2 * k + 1, 2 * k - 1 : 2 * k + 1].sum() for k in key_freqs)
-    total = energy[1:, 1:].sum() if of_quadratic else energy.sum()
-    return (key / total).item()
+def _quadratic_key_share(terms: TermSpectrum, key_freqs: list[int], of_quadratic: bool) -> float:
+    total = terms.total.sum()
+    total = total - terms.linear_energy().sum() if of_quadratic else total
+    return (terms.product_energy(key_freqs).sum() / total).item()
 
 
 @metric
-def logits_linear_share(logit_energy: Float[Tensor, "p p"]) -> float:
+def logits_linear_share(logit_terms: TermSpectrum) -> float:
     """Share of the centered logits' 2D Fourier energy (summed over classes) in the linear terms
     (row 0 or column 0): ``sum_{i=0 or j=0} E[i, j] / sum E``. The clock needs none of them."""
-    return linear_share(logit_energy)
+    return linear_share(logit_terms)
 
 
 @metric
-def logits_key_quadratic_share(logit_energy: Float[Tensor, "p p"], key_freqs: list[int]) -> float:
+def logits_key_quadratic_share(logit_terms: TermSpectrum, key_freqs: list[int]) -> float:
     """Share of the centered logits' 2D Fourier energy in the key frequencies' products:
     ``sum_{k in K} sum_{i, j in {2k-1, 2k}} E[i, j] / sum E``."""
-    return _quadratic_key_share(logit_energy, key_freqs, of_quadratic=False)
+    return _quadratic_key_share(logit_terms, key_freqs, of_quadratic=False)
 
 
 @metric
-def post_relu_key_quadratic_share(post_energy: Float[Tensor, "p p"], key_freqs: list[int]) -> float:
+def post_relu_key_quadratic_share(post_terms: TermSpectrum, key_freqs: list[int]) -> float:
     """Share of the centered post-ReLU activations' non-linear 2D Fourier energy (summed over
     neurons) that sits in the key frequencies' products:
     ``sum_{k in K} sum_{i, j in {2k-1, 2k}} E[i, j] / sum_{i, j >= 1} E[i, j]``."""
-    return _quadratic_key_share(post_energy, key_freqs, of_quadratic=True)
+    return _quadratic_key_share(post_terms, key_freqs, of_quadratic=True)
 
 
 @metric
@@ -167,27 +168,17 @@ def neuron_cluster_fraction(neuron_freq_shares: Float[Tensor, "d_mlp k"], cut: f
     return (neuron_freq_shares.max(-1).values >= cut).double().mean().item()
 
 
-def _block_frequency_energy(energy: Float[Tensor, "p p"]) -> Float[Tensor, " k"]:
-    """Energy per frequency of a 2D map: the terms of frequency k, linear and quadratic."""
-    p = energy.shape[0]
-    out = []
-    for k in range(1, (p - 1) // 2 + 1):
-        idx = [0, 2 * k - 1, 2 * k]
-        out.append(energy[idx][:, idx].sum() - energy[0, 0])
-    return torch.stack(out)
-
-
 @metric
 def key_freq_agreement(wu_fourier: Float[Tensor, "d_mlp p"], wneur_fourier: Float[Tensor, "p d_mlp"],
-                       post_energy: Float[Tensor, "p p"], logit_energy: Float[Tensor, "p p"]) -> float:
+                       post_terms: TermSpectrum, logit_terms: TermSpectrum) -> float:
     """Agreement of the key-frequency sets found independently (by :mod:`interp.keyfreqs`' largest
     ratio-gap rule) from W_U, W_neur, the neurons' and the logits' 2D energies:
     ``|intersection| / |union|`` of the four sets (1.0 when they are identical)."""
     from interp.keyfreqs import key_frequencies, largest_gap_cut
 
     sets = [set(key_frequencies(wu_fourier.T)), set(key_frequencies(wneur_fourier))]
-    for energy in (post_energy, logit_energy):
-        per_freq = _block_frequency_energy(energy)
+    for terms in (post_terms, logit_terms):
+        per_freq = terms.block_energy().sum(-1)  # per k: its 9 terms {0, 2k-1, 2k}^2, Const excluded
         sets.append(set(largest_gap_cut(per_freq / per_freq.sum())))
     return len(set.intersection(*sets)) / len(set.union(*sets))
 
@@ -234,8 +225,8 @@ def restricted_loss(clock_projection: Float[Tensor, "s c"], labels: Int[Tensor, 
                     splits: dict[str, Int[Tensor, " n"]], split: Literal["train", "test", "all"] = "test") -> float:
     """Cross-entropy on the split when the logits are replaced by their projection onto the key
     frequencies' ``cos/sin(w_k(a+b-c))`` directions: ``CE(R[s(a,b)], label)``."""
-    idx = splits[split]
-    return _split_loss(clock_projection[labels[idx]], labels[idx])
+    per_sum = -clock_projection.log_softmax(-1).diagonal()  # R depends on the pair only through s
+    return per_sum[labels[splits[split]]].mean().item()
 
 
 @metric
@@ -245,6 +236,10 @@ def excluded_loss_vs_uniform(split_logits: Mapping[str, Float[Tensor, "n p"]], c
     """Cross-entropy on the split with the key frequencies' ``cos/sin(w_k(a+b-c))`` components
     removed from the logits, as a fraction of the uniform loss ``ln p``:
     ``CE(logits - R[s(a,b)], label) / ln p``."""
-    answers = labels[splits[split]]
-    ablated = split_logits[split].to(torch.float64) - clock_projection[answers]
-    return _split_loss(ablated, answers) / math.log(clock_projection.shape[0])
+    total, count = 0.0, 0
+    for idx, logits in split_logits.chunks(split):  # streamed: [n, p] float64 is 2.5 GB at p = 1009
+        answers = labels[idx]
+        ablated = logits.to(torch.float64) - clock_projection[answers]
+        total += -ablated.log_softmax(-1).gather(-1, answers[:, None]).sum().item()
+        count += len(idx)
+    return total / count / math.log(clock_projection.shape[0])

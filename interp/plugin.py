@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import torch
 
 from interp.checkpoint import Checkpoint, find_checkpoints, load_checkpoint
 from interp.claims import ClaimCase, ClaimsFile, evaluate, load_claims
-from interp.errors import InterpError, OptionError
+from interp.errors import CheckpointError, InterpError, OptionError
 from interp.keyfreqs import check_key_freqs, parse_key_freqs
 from interp.run import Run, check_fits_in_memory
 
@@ -43,16 +44,46 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="render the evidence as PNG figures and an index.html into DIR (needs matplotlib)")
     group.addoption("--claims-report", default=None, metavar="OUT.json",
                     help="write every evaluated claim's value and verdict as JSON")
+    group.addoption("--device", default="cpu", metavar="DEVICE",
+                    help="torch device for the forward pass and spectra, e.g. cuda (default: cpu); "
+                         "values and reports are the same, computed there and read back on the CPU")
 
 
 @dataclass
 class Target:
-    """One checkpoint to verify, with its node name and lazily created run."""
+    """One checkpoint to verify, with its node name; the checkpoint and its run are loaded on first
+    use. Under pytest-xdist a worker gets each checkpoint's sha256 and key frequencies from the
+    main process (``known``): it collects every claim but loads only the checkpoints it runs."""
 
-    checkpoint: Checkpoint
+    path: Path
     name: str
     key_freqs: list[int] | None
+    known: dict | None = None
+    _checkpoint: Checkpoint | None = None
+    device: str = "cpu"
     _run: Run | None = None
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        if self._checkpoint is None:
+            checkpoint = load_checkpoint(self.path)
+            if self.known is not None and checkpoint.sha256 != self.known["sha256"]:
+                raise CheckpointError(self.path, "changed on disk while the suite ran (sha256 differs)")
+            self._checkpoint = checkpoint
+        return self._checkpoint
+
+    @property
+    def sha256(self) -> str:
+        return self.known["sha256"] if self.known is not None else self.checkpoint.sha256
+
+    @property
+    def claim_key_freqs(self) -> list[int]:
+        """The key frequencies the claims expand over (the main process's, under xdist)."""
+        return self.known["key_freqs"] if self.known is not None else self.run.key_freqs
+
+    def manifest(self) -> dict:
+        """What a worker needs to collect this checkpoint's claims without loading it."""
+        return {"path": str(self.path), "name": self.name, "sha256": self.sha256, "key_freqs": self.claim_key_freqs}
 
     @property
     def epoch(self) -> int | None:
@@ -66,7 +97,7 @@ class Target:
     @property
     def run(self) -> Run:
         if self._run is None:
-            self._run = Run(self.checkpoint, self.key_freqs)
+            self._run = Run(self.checkpoint, self.key_freqs, device=self.device)
         return self._run
 
 
@@ -131,6 +162,16 @@ def _output_options(config: pytest.Config) -> dict[str, Path | None]:
             "figures_dir": figures and Path(figures)}
 
 
+def _device(config: pytest.Config) -> str:
+    """``--device``, checked now: a device torch does not know, or cannot reach, fails at once."""
+    name = config.getoption("device")
+    try:
+        torch.empty(0, device=name)
+    except (RuntimeError, ValueError, AssertionError) as exc:  # AssertionError: torch built without CUDA
+        raise OptionError("--device", f"{name!r} cannot be used here ({str(exc).splitlines()[0]})") from None
+    return name
+
+
 def build_session(config: pytest.Config) -> ClaimsSession:
     """Validate every option and input before anything runs (raises :class:`InterpError`)."""
     claims_path, ckpt_paths = _option_paths(config)
@@ -138,13 +179,18 @@ def build_session(config: pytest.Config) -> ClaimsSession:
     key_freqs_text = config.getoption("key_freqs")
     key_freqs = parse_key_freqs(key_freqs_text) if key_freqs_text is not None else None
     outputs = _output_options(config)
+    device = _device(config)
+    manifests = getattr(config, "workerinput", {}).get("interp_targets")
+    if manifests is not None:  # an xdist worker: the main process has validated every checkpoint
+        targets = [Target(Path(m["path"]), m["name"], key_freqs, known=m, device=device) for m in manifests]
+        return ClaimsSession(claims, targets, **outputs)
     targets = []
     for path, name in zip(ckpt_paths, _names(ckpt_paths), strict=True):
         ckpt = load_checkpoint(path)
         check_fits_in_memory(ckpt)
         if key_freqs is not None:
             check_key_freqs(key_freqs, ckpt.weights.p)
-        targets.append(Target(ckpt, name, key_freqs))
+        targets.append(Target(path, name, key_freqs, _checkpoint=ckpt, device=device))
     return ClaimsSession(claims, targets, **outputs)
 
 
@@ -159,7 +205,6 @@ def pytest_configure(config: pytest.Config) -> None:
     or the paths pytest collects include the claims file (as this project's testpaths do). In any
     other pytest run the installed plugin stays inert."""
     config.addinivalue_line("markers", "claim(id, family): a claim from claims.yaml")
-    config.addinivalue_line("markers", "xdist_group(name): pytest-xdist --dist loadgroup keeps a group on one worker")
     claims_path = Path(config.getoption("claims") or DEFAULT_CLAIMS).resolve()
     listed = any(_covers(Path(a), claims_path, config) for a in config.args)
     if not (listed or _claims_wanted(config)):
@@ -169,6 +214,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except InterpError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STASH_KEY] = session
+    if getattr(config.option, "dist", "no") in ("load", "loadgroup"):
+        # pytest-xdist: keep each checkpoint's claims on one worker (its items share the parent
+        # node ``<claims file>::<checkpoint>``), so each model is loaded and run on one worker only.
+        config.option.dist = "loadscope"
     config.pluginmanager.register(ReportPlugin(session), "interp-report")
     if not listed:
         config.args.append(str(claims_path))
@@ -203,12 +252,11 @@ class CheckpointCollector(pytest.Collector):
     def collect(self):
         session: ClaimsSession = self.config.stash[STASH_KEY]
         target = session.target(self.name)
-        cases = [c for claim in session.claims.claims for c in claim.expand(target.run.key_freqs)]
+        cases = [c for claim in session.claims.claims for c in claim.expand(target.claim_key_freqs)]
         for order, case in enumerate(cases):
             item = ClaimItem.from_parent(self, name=case.id, case=case, order=order)
             item.add_marker(pytest.mark.claim(case.claim.id, case.claim.family))
-            item.add_marker(pytest.mark.xdist_group(target.name))  # with --dist loadgroup: one worker each
-            known = session.claims.known_failure(case.id, target.checkpoint.sha256)
+            known = session.claims.known_failure(case.id, target.sha256)
             if known is not None:
                 item.add_marker(pytest.mark.xfail(strict=True, raises=ClaimFailed,
                                                   reason=f"known failure: {known.reason}"))
@@ -241,7 +289,7 @@ class ClaimItem(pytest.Item):
         case = self.case
         value = evaluate(case, run)
         passed = case.judge(value)
-        known = session.claims.known_failure(case.id, target.checkpoint.sha256)
+        known = session.claims.known_failure(case.id, target.sha256)
         row = {"id": case.id, "metric": case.claim.metric, "params": case.params, "value": value,
                "op": case.claim.op, "threshold": case.claim.threshold, "passed": passed}
         if case.claim.holds_by_construction:
@@ -266,7 +314,7 @@ class ClaimItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return self.path, None, f"claim {self.case.id} ({self.case.claim.metric})"
+        return self.path, 0, f"claim {self.case.id} ({self.case.claim.metric})"
 
 
 @pytest.fixture(scope="session")
@@ -287,6 +335,12 @@ class ReportPlugin:
 
     def __init__(self, state: ClaimsSession) -> None:
         self.state = state
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        """pytest-xdist, main process: hand each worker the checkpoints' identities and key
+        frequencies, so that it loads only the checkpoints whose claims it runs."""
+        node.workerinput["interp_targets"] = [t.manifest() for t in self.state.targets]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
@@ -311,8 +365,9 @@ class ReportPlugin:
         if self.state.figures_dir is not None:
             from interp.figures import render_checkpoint
 
-            for target in self.state.targets:  # the checkpoints whose model ran in this process
-                if target._run is not None:
+            controller = session.config.pluginmanager.has_plugin("dsession")  # xdist main: workers draw
+            for target in self.state.targets:  # the checkpoints whose claims ran in this process
+                if target.name in self.state.rows and not controller:
                     render_checkpoint(target, self.state.claims, self.state.figures_dir)
         if worker:
             return

@@ -73,7 +73,7 @@ def summary_lines(state) -> list[str]:
         family = None
         for d in ranked:
             row = d["row"]
-            group = "failing" if not row["passed"] else d["family"]
+            group = d["family"] if row["passed"] else f"FAILING: {d['family']}"
             if group != family:
                 family = group
                 lines.append(f"  -- {group}")

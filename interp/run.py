@@ -18,20 +18,23 @@ from interp import keyfreqs
 from interp.checkpoint import Checkpoint
 from interp.data import all_pairs, labels, split_indices
 from interp.errors import CheckpointError
-from interp.fourier import fft2d, fourier_basis
+from interp.fourier import TermAccumulator, TermSpectrum, fft2d, fourier_basis
 
 FORWARD_CALLS = {"count": 0}  # incremented by Run.hook_pre, so tests can prove the model runs once
 CHUNK = 1 << 24  # elements per streamed chunk (64 MB in float32)
 
 def estimate_run_bytes(p: int, d_model: int, d_mlp: int) -> int:
-    """Peak memory a :class:`Run` needs, in bytes: the four hooks over all ``p*p`` pairs in float32
-    (``4 p^2 (d_model + 2 d_mlp + p)``), plus the per-neuron 2D spectrum of the post-ReLU
-    activations in float64 and one temporary of the same size (``16 p^2 d_mlp``).
+    """Peak memory a :class:`Run` needs, in bytes: ``hook_pre`` over all ``p*p`` pairs in float32
+    (``4 p^2 d_mlp``), per-pair labels, splits, predictions and correct logits (``64 p^2``), and
+    the temporaries of one streamed block of ``n`` pairs (``n (24 d_mlp + 16 p + 8 d_model)``:
+    the post-ReLU block and its float64 copy, the block's logits and their float64 log-softmax,
+    the embeddings). Measured peaks are in docs/performance.md.
 
     >>> round(estimate_run_bytes(113, 128, 512) / 1e6)  # MB
-    169
+    220
     """
-    return 4 * p * p * (d_model + 2 * d_mlp + p) + 16 * p * p * d_mlp
+    block = p * min(p, max(1, CHUNK // (p * max(d_mlp, p))))
+    return 4 * p * p * d_mlp + 64 * p * p + block * (24 * d_mlp + 16 * p + 8 * d_model)
 
 
 def available_memory_bytes() -> int | None:
@@ -59,9 +62,11 @@ def check_fits_in_memory(checkpoint: Checkpoint) -> None:
 class Run:
     """A checkpoint, its key frequencies and lazily computed activations and spectra.
 
-    Memory stays near two ``[p*p, d_mlp]`` float32 tensors (``hook_pre`` and the centered 2D
-    spectrum of ``hook_post``); everything over ``p*p`` pairs and ``p`` classes is streamed in
-    chunks of :data:`CHUNK` (about 4 GB at p = 1009, docs/performance.md).
+    Memory stays near one ``[p*p, d_mlp]`` float32 tensor, ``hook_pre`` (2 GB at p = 1009); the
+    post-ReLU activations and the logits exist one block of rows ``a`` at a time, and the claims
+    read Fourier terms that cost ``O(p^2 d_mlp)`` (:class:`interp.fourier.TermSpectrum`), not full
+    spectra (docs/performance.md). The full maps (:attr:`post_spectra`, :attr:`pre_energy`,
+    :attr:`post_energy`, :attr:`logit_energy`) stay available, computed on first use.
 
     >>> from interp.model import Weights
     >>> from interp.checkpoint import Checkpoint
@@ -129,20 +134,61 @@ class Run:
         """Logits of the pairs ``idx`` only."""
         return torch.relu(self.hook_pre[idx.to(self.device)]) @ self._w.W_U
 
+    def _a_chunks(self) -> Iterator[tuple[int, slice]]:
+        """Blocks of whole rows ``a`` (all ``b``): ``(a0, slice of their pairs)``."""
+        p = self.p
+        step = max(1, CHUNK // (p * max(self.weights.d_mlp, p)))
+        for a0 in range(0, p, step):
+            yield a0, slice(a0 * p, min(p, a0 + step) * p)
+
     @cached_property
     def _logit_pass(self) -> dict[str, Tensor]:
-        """One streamed pass over the logits: argmax, correct-class logit, and their sum over the
-        pairs with each ``s = (a+b) mod p`` (float64), chunk by chunk."""
-        p, labels_ = self.p, self.labels.to(self.device)
+        """The one streamed pass after the forward, over blocks of rows ``a``: the Fourier terms
+        of pre-ReLU, post-ReLU and logits (:class:`interp.fourier.TermSpectrum`), argmax and
+        correct-class logit per pair, and the logits summed over the pairs of each
+        ``s = (a+b) mod p`` (float64). The logits exist one block at a time."""
+        p, d_mlp, w, labels_ = self.p, self.weights.d_mlp, self._w, self.labels.to(self.device)
+        pre_acc = TermAccumulator(p, d_mlp, self.device, products=False)
+        post_acc = TermAccumulator(p, d_mlp, self.device)
         predictions = torch.empty(p * p, dtype=torch.long)
         correct = torch.empty(p * p, dtype=torch.float64)
-        by_sum = torch.zeros(p, p, dtype=torch.float64, device=self.device)
-        for rows in self._pair_chunks():
-            chunk = torch.relu(self.hook_pre[rows]) @ self._w.W_U
-            predictions[rows] = chunk.argmax(-1).cpu()
-            correct[rows] = chunk.gather(-1, labels_[rows, None])[:, 0].double().cpu()
-            by_sum.index_add_(0, labels_[rows], chunk.double())
-        return {"predictions": predictions, "correct": correct, "by_sum": by_sum.cpu()}
+        logit_sum = torch.zeros(p, dtype=torch.float64, device=self.device)
+        logit_sumsq = torch.zeros(p, dtype=torch.float64, device=self.device)
+        with torch.no_grad():
+            for a0, rows in self._a_chunks():
+                pre = self.hook_pre[rows]
+                pre_acc.add(a0, pre.reshape(-1, p, d_mlp))
+                post = torch.relu(pre)
+                post_acc.add(a0, post.reshape(-1, p, d_mlp))
+                chunk = post @ w.W_U
+                predictions[rows] = chunk.argmax(-1).cpu()
+                correct[rows] = chunk.gather(-1, labels_[rows, None])[:, 0].double().cpu()
+                logit_sum += chunk.sum(0).double()
+                logit_sumsq += chunk.pow(2).sum(0).double()
+        post_terms = post_acc.finish()
+        logit_total = logit_sumsq - logit_sum.pow(2) / (p * p)  # centered, per class
+        return {"predictions": predictions, "correct": correct,
+                "by_sum": (post_acc.by_sum @ w.W_U.double()).cpu(),  # sum of logits = (sum of post) @ W_U
+                "post_mean": (post_acc.cols.sum(0) / (p * p)).to(w.W_U.dtype),
+                "pre_terms": _to_cpu(pre_acc.finish()), "post_terms": _to_cpu(post_terms),
+                "logit_terms": _to_cpu(post_terms.map(w.W_U, logit_total))}
+
+    @property
+    def pre_terms(self) -> TermSpectrum:
+        """The linear terms and total of ``fft2d(pre - mean(pre))`` per neuron (no products)."""
+        return self._logit_pass["pre_terms"]
+
+    @property
+    def post_terms(self) -> TermSpectrum:
+        """The linear terms, same-frequency products and total of ``fft2d(post - mean(post))``
+        per neuron: what :attr:`post_energy` holds for the claims, in ``O(p^2 d_mlp)``."""
+        return self._logit_pass["post_terms"]
+
+    @property
+    def logit_terms(self) -> TermSpectrum:
+        """The same terms of ``fft2d(logits - mean(logits))`` per class: ``post_terms`` read
+        through ``W_U`` (fft2d is linear), the total from the logits' centered sum of squares."""
+        return self._logit_pass["logit_terms"]
 
     # -- data ------------------------------------------------------------------------------------
     @cached_property
@@ -220,38 +266,19 @@ class Run:
         return out
 
     @cached_property
-    def _post_energies(self) -> dict[str, Tensor]:
-        """Energy of :attr:`post_spectra` summed over neurons, and per neuron and frequency block
-        (streamed over neurons, float64)."""
-        p, d_mlp = self.p, self.weights.d_mlp
-        group = (torch.arange(p, device=self.device) + 1) // 2  # 0: Const; k: rows 2k-1, 2k
-        n_groups = (p - 1) // 2 + 1 + (p % 2 == 0)
-        total = torch.zeros(p, p, dtype=torch.float64, device=self.device)
-        blocks = torch.empty(d_mlp, (p - 1) // 2, dtype=torch.float64)
-        per_neuron = torch.empty(d_mlp, dtype=torch.float64)
-        for cols in self._neuron_chunks():
-            energy = self.post_spectra[..., cols].double().pow(2)
-            total += energy.sum(-1)
-            grouped = torch.zeros(n_groups, p, energy.shape[-1], dtype=torch.float64, device=self.device)
-            grouped.index_add_(0, group, energy)
-            grid = torch.zeros(n_groups, n_groups, energy.shape[-1], dtype=torch.float64, device=self.device)
-            grid.index_add_(1, group, grouped)
-            ks = torch.arange(1, (p - 1) // 2 + 1, device=self.device)
-            block = grid[0, 0] + grid[0, ks] + grid[ks, 0] + grid[ks, ks]  # [k, n]: the 9 terms of k
-            blocks[cols] = block.T.cpu()
-            per_neuron[cols] = energy.sum((0, 1)).cpu()
-        return {"total": total.cpu(), "blocks": blocks, "per_neuron": per_neuron}
-
-    @property
     def post_energy(self) -> Float[Tensor, "p p"]:
-        """``sum_n fft2d(post - mean(post))[i, j, n]^2`` (float64)."""
-        return self._post_energies["total"]
+        """``sum_n fft2d(post - mean(post))[i, j, n]^2`` (float64; the full map, for figures:
+        the claims read :attr:`post_terms`)."""
+        energy = torch.zeros(self.p, self.p, dtype=torch.float64, device=self.device)
+        for cols in self._neuron_chunks():
+            energy += self.post_spectra[..., cols].double().pow(2).sum(-1)
+        return energy.cpu()
 
     @cached_property
     def readout_spectra(self) -> ReadoutSpectra:
         """Per frequency ``k``: ``fft2d(post @ US[:, [2k-1, 2k]])``, shape ``[p, p, 2]`` (sin, cos):
-        the 2D spectrum of the neurons read along W_U's sin k and cos k directions, from
-        :attr:`post_spectra` (fft2d is linear; the uncentered mean adds only the Const term)."""
+        the 2D spectrum of the neurons read along W_U's sin k and cos k directions (the readouts
+        streamed over blocks of rows, then one small fft2d; all key frequencies on first use)."""
         return ReadoutSpectra(self)
 
     @cached_property
@@ -266,13 +293,10 @@ class Run:
             s = flat[rows].double()
             energy[rows] = ((s @ gram) * s).sum(-1).cpu()
         return energy.reshape(self.p, self.p)
-    @cached_property
+    @property
     def post_mean(self) -> Float[Tensor, " d_mlp"]:
-        """Mean post-ReLU activation of each neuron over all pairs (streamed)."""
-        total = torch.zeros(self.weights.d_mlp, dtype=torch.float64, device=self.device)
-        for rows in self._pair_chunks():
-            total += torch.relu(self.hook_pre[rows]).double().sum(0)
-        return (total / (self.p * self.p)).to(self.hook_pre.dtype)
+        """Mean post-ReLU activation of each neuron over all pairs (on the compute device)."""
+        return self._logit_pass["post_mean"]
 
     # -- beyond the seed: neurons, the correct logit, the clock projection ------------------------
     @property
@@ -280,9 +304,8 @@ class Run:
         """Per neuron, the share of its centered post-ReLU 2D Fourier energy in each frequency's
         9 terms (Const, sin/cos of a, of b, and the 4 products):
         ``share[n, k-1] = sum_{i, j in {0, 2k-1, 2k}} E[i, j, n] / sum_{i, j} E[i, j, n]``."""
-        energies = self._post_energies
-        total = energies["per_neuron"].clamp_min(torch.finfo(torch.float64).tiny)
-        return energies["blocks"] / total[:, None]
+        terms = self.post_terms
+        return (terms.block_energy() / terms.total.clamp_min(torch.finfo(torch.float64).tiny)).T
 
     @property
     def correct_logits(self) -> Float[Tensor, " pair"]:
@@ -308,6 +331,11 @@ class Run:
         return table
 
 
+def _to_cpu(terms: TermSpectrum) -> TermSpectrum:
+    return TermSpectrum(*(None if t is None else t.cpu() for t in
+                          (terms.a_terms, terms.b_terms, terms.products, terms.total)))
+
+
 class SplitLogits(Mapping[str, Tensor]):
     """Lazy ``{split: logits of its pairs}``; see :attr:`Run.split_logits`."""
 
@@ -316,6 +344,13 @@ class SplitLogits(Mapping[str, Tensor]):
 
     def __getitem__(self, split: str) -> Float[Tensor, "n p"]:
         return self._run.logits_of(self._run.splits[split]).cpu()
+
+    def chunks(self, split: str) -> Iterator[tuple[Int[Tensor, " n"], Float[Tensor, "n p"]]]:
+        """``(pair indices, their logits)`` over the split, :data:`CHUNK` elements at a time."""
+        idx, step = self._run.splits[split], max(1, CHUNK // self._run.p)
+        for start in range(0, len(idx), step):
+            part = idx[start : start + step]
+            yield part, self._run.logits_of(part).cpu()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._run.splits)
@@ -335,9 +370,10 @@ class ReadoutSpectra(Mapping[int, Tensor]):
         run, p = self._run, self._run.p
         cols = [r for k in freqs for r in (2 * k - 1, 2 * k)]
         directions = run.wu_fourier[:, cols].to(run.device)
-        spectra = run.post_spectra @ directions  # centered part
-        spectra[0, 0] += p * (run.post_mean @ directions)  # the mean: F[0] = 1/sqrt(p) on both axes
-        spectra = spectra.cpu()
+        readout = torch.empty(p * p, len(cols), dtype=directions.dtype, device=run.device)
+        for _, rows in run._a_chunks():
+            readout[rows] = torch.relu(run.hook_pre[rows]) @ directions
+        spectra = fft2d(readout.reshape(p, p, -1)).cpu()
         for i, k in enumerate(freqs):
             self._cache[k] = spectra[..., 2 * i : 2 * i + 2]
 

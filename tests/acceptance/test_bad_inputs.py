@@ -4,15 +4,20 @@ traceback, and nothing runs: checked through the real `pytest --checkpoint ...` 
 docs/bad-inputs.md is the catalogue of these cases and their messages.
 """
 
+import contextlib
+import json
 import math
+import os
 import pickle
+import shlex
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 
-from interp.checkpoint import save_checkpoint, sha256_of
+from interp.checkpoint import load_checkpoint, save_checkpoint, sha256_of
 from interp.model import Weights
 from interp.plugin import DEFAULT_CLAIMS
 
@@ -65,14 +70,15 @@ BAD_CHECKPOINTS = {  # case: (how to make it, words the one-line error must cont
     "Inf weight": (saved(replaced(W_U=torch.full((8, 13), math.inf))), "W_U holds NaN or Inf"),
     "integer dtype": (saved(replaced(W_E=torch.ones(13, 4, dtype=torch.int64))), "W_E has dtype torch.int64"),
     "p below 3": (saved(Weights.random(2, 4, 8).state_dict()), "p=2 is too small"),
+    "empty dimension": (saved(replaced(W_E=torch.zeros(13, 0), W_in=torch.zeros(0, 8))), "d_model=0: the weights"),
     "activations too big": (saved(Weights.random(300_000, 1, 1).state_dict()), "GB to run, but only"),
 }
 
 
 def assert_clean_error(result, *words: str) -> None:
-    """Non-zero exit, one ERROR line holding every word, no traceback, no test run."""
+    """Usage-error exit, one ERROR line holding every word, no traceback, no test run."""
     output = "\n".join(result.outlines + result.errlines)
-    assert result.ret not in (0, 1), output  # 1 would mean tests ran and failed
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output  # 1 would mean tests ran and failed
     assert "Traceback" not in output, output
     errors = [line for line in result.errlines if line.startswith("ERROR:")]
     assert len(errors) == 1, output
@@ -88,30 +94,48 @@ def test_bad_checkpoint_gets_one_clean_line(pytester, case):
     assert_clean_error(result, str(path), problem)
 
 
-def test_subprocess_cli_reports_without_traceback(pytester):
-    path = pytester.path / "model.pt"
-    path.write_text("not a checkpoint")
-    result = pytester.runpytest_subprocess("--checkpoint", str(path), "-p", "no:cacheprovider")
-    assert_clean_error(result, str(path), "not a readable PyTorch checkpoint")
-
-
 class _Plant:
-    """A pickle whose __reduce__ would create a file on load."""
+    """The classic attack: pickles as ``os.system("touch <target>")``, run by a plain unpickler."""
 
     def __init__(self, target: Path) -> None:
         self.target = target
 
     def __reduce__(self):
-        return (Path.touch, (self.target,))
+        return (os.system, (f"touch {shlex.quote(str(self.target))}",))
 
 
-def test_malicious_pickle_runs_nothing(pytester, tmp_path):
-    target = tmp_path / "pwned"
-    path = pytester.path / "evil.pt"
-    path.write_bytes(pickle.dumps({"W_E": _Plant(target), "W_in": 1, "W_U": 2}))
-    result = pytester.runpytest_inprocess("--checkpoint", str(path), "-p", "no:cacheprovider")
+def plant_torch_save(path: Path, target: Path) -> None:
+    """``torch.save`` of an object with a reduce hook: a zip archive, the usual checkpoint format."""
+    torch.save({**GOOD, "W_E": _Plant(target)}, path)
+
+
+def plant_raw_pickle(path: Path, target: Path) -> None:
+    """A bare pickle (protocol 2, the one torch.save uses), which torch reads as its legacy format."""
+    path.write_bytes(pickle.dumps({**GOOD, "W_E": _Plant(target)}, protocol=2))
+
+
+PLANTS = {"torch.save zip": plant_torch_save, "raw pickle": plant_raw_pickle}
+
+
+@pytest.mark.parametrize("kind", sorted(PLANTS))
+def test_malicious_payload_is_live(tmp_path, kind):
+    """Control: loaded the unsafe way, the payload does create the file, so the test below would
+    notice a loader that runs it."""
+    target, path = tmp_path / "pwned", tmp_path / "evil.pt"
+    PLANTS[kind](path, target)
+    with open(path, "rb") as fh, contextlib.suppress(RuntimeError):  # legacy format: bad magic after
+        torch.load(fh, weights_only=False)
+    assert target.exists()
+
+
+@pytest.mark.parametrize("kind", sorted(PLANTS))
+def test_malicious_pickle_runs_nothing(pytester, tmp_path, kind):
+    """The real command line, in a subprocess, on a checkpoint whose reduce hook creates a file."""
+    target, path = tmp_path / "pwned", pytester.path / "evil.pt"
+    PLANTS[kind](path, target)
+    result = pytester.runpytest_subprocess("--checkpoint", str(path), "-p", "no:cacheprovider")
     assert not target.exists()
-    assert_clean_error(result, str(path), "not a plain tensor state dict")
+    assert_clean_error(result, str(path), "not a plain tensor state dict", ".system", "nothing from the file was run")
 
 
 def test_a_run_never_modifies_the_checkpoint(pytester):
@@ -185,6 +209,66 @@ def test_bad_option_fails_before_the_model_runs(pytester, reference_path, case):
     result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), *args, "-p", "no:cacheprovider")
     assert_clean_error(result, problem)
     assert run_module.FORWARD_CALLS["count"] == before
+
+
+FAMILIES = {"checkpoint": BAD_CHECKPOINTS, "claims": BAD_CLAIMS, "option": BAD_OPTIONS}
+# The tests above run every case through pytest's command line in this process (fast); these run a
+# few of each family as a user does, `pytest --checkpoint ...` in a fresh interpreter, where an
+# uncaught exception would print a real traceback.
+SUBPROCESS_CASES = [("checkpoint", "truncated file"), ("checkpoint", "text file"),
+                    ("checkpoint", "activations too big"), ("claims", "YAML syntax error"),
+                    ("claims", "unknown metric"), ("option", "key freq above p//2")]
+
+
+def command_line(pytester, request, family: str, case: str) -> tuple[list[str], list[str]]:
+    """The arguments that give one case of the tables above, and the words its error must hold."""
+    if family == "checkpoint":
+        make, problem = BAD_CHECKPOINTS[case]
+        path = make(pytester.path / "model.pt")
+        return ["--checkpoint", str(path)], [str(path), problem]
+    reference = str(request.getfixturevalue("reference_path"))
+    if family == "claims":
+        text, problem = BAD_CLAIMS[case]
+        path = pytester.path / "claims.yaml"
+        path.write_text(text)
+        return ["--checkpoint", reference, "--claims", str(path)], [str(path), problem]
+    args, problem = BAD_OPTIONS[case]
+    return ["--checkpoint", reference, *args], [problem]
+
+
+@pytest.mark.parametrize(("family", "case"), SUBPROCESS_CASES, ids=[f"{f}-{c}" for f, c in SUBPROCESS_CASES])
+def test_real_command_line_gives_one_clean_line(pytester, request, family, case):
+    assert case in FAMILIES[family]
+    args, words = command_line(pytester, request, family, case)
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+    assert_clean_error(result, *words)
+
+
+def storage_locations(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
+
+
+def test_reference_was_saved_from_cuda_and_loads_on_cpu(reference_path):
+    assert b"cuda:0" in storage_locations(reference_path)
+    weights = load_checkpoint(reference_path).weights
+    assert {t.device.type for t in weights.state_dict().values()} == {"cpu"}
+
+
+def test_checkpoint_saved_from_cuda_runs_on_cpu(pytester, monkeypatch):
+    """torch.save records each storage's device; fake CUDA's tag so that this needs no GPU."""
+    path, report = pytester.path / "cuda.pt", pytester.path / "r.json"
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(GOOD, path)
+    assert b"cuda:0" in storage_locations(path)
+    if not torch.cuda.is_available():  # control: a loader without map_location would fail here
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(path, weights_only=True)
+    result = pytester.runpytest_inprocess("--checkpoint", str(path), "--claims-report", str(report),
+                                          "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # random weights: claims fail, but they ran
+    assert json.loads(report.read_text())["p"] == 13
 
 
 def test_unwritable_report_path_fails_up_front(pytester, reference_path):

@@ -8,14 +8,15 @@ from interp.checkpoint import write_atomic
 
 
 def test_two_runs_give_bit_identical_reports(pytester, reference_path):
-    texts = []
-    for name in ("first.json", "second.json"):
-        out = pytester.path / name
-        pytester.runpytest_inprocess("--checkpoint", str(reference_path), "--claims-report", str(out),
-                                     "-p", "no:cacheprovider", "-q")
-        texts.append(out.read_text())
-    assert texts[0] == texts[1]
-    assert len(json.loads(texts[0])["claims"]) > 30
+    """One run in this process, one in a fresh interpreter (no shared caches): same bytes. JSON
+    writes floats with repr, which round-trips, so equal text means bit-identical values."""
+    first, second = pytester.path / "first.json", pytester.path / "second.json"
+    args = ("--checkpoint", str(reference_path), "-p", "no:cacheprovider", "-q", "--claims-report")
+    pytester.runpytest_inprocess(*args, str(first))
+    pytester.runpytest_subprocess(*args, str(second))
+    assert first.read_bytes() == second.read_bytes()
+    values = [row["value"] for row in json.loads(first.read_text())["claims"]]
+    assert len(values) > 30 and all(isinstance(v, float) for v in values)
 
 
 def test_interrupted_write_leaves_the_old_report_whole(tmp_path):

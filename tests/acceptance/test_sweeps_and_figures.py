@@ -7,6 +7,7 @@ import json
 import pytest
 
 from interp import run as run_module
+from interp import train
 from interp.plugin import DEFAULT_CHECKPOINT
 
 RUN_DIR = DEFAULT_CHECKPOINT.parent
@@ -37,15 +38,97 @@ def test_claim_ids_carry_the_checkpoint_name(pytester):
     assert len(ids) == 1 and ids[0].endswith("::epoch000800::test-accuracy")
 
 
-def test_sweep_in_parallel_workers_gives_the_same_report(pytester):
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A tiny training run (p = 17): four checkpoints, in .pt and in .safetensors."""
+    out = tmp_path_factory.mktemp("run")
+    args = ["--p", "17", "--d-model", "16", "--d-mlp", "32", "--epochs", "300", "--save-every", "100",
+            "--no-progress", "--eval-every", "100"]
+    assert train.main([*args, "--out", str(out / "pt")]) == 0
+    assert train.main([*args, "--out", str(out / "st"), "--format", "safetensors"]) == 0
+    return out
+
+
+RECORD_LOADS = """
+import json
+from pathlib import Path
+
+import interp.plugin
+from interp import run
+
+LOADED = []
+_load = interp.plugin.load_checkpoint
+
+
+def _recording(path):
+    LOADED.append(Path(path).stem)
+    return _load(path)
+
+
+interp.plugin.load_checkpoint = _recording
+
+
+def pytest_sessionfinish(session):
+    who = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    record = {"loaded": LOADED, "forward": run.FORWARD_CALLS["count"]}
+    (Path(__file__).parent / f"loads-{who}.json").write_text(json.dumps(record))
+"""
+
+
+def test_parallel_workers_load_only_their_checkpoints_and_agree_with_a_serial_run(pytester, small_run):
     pytest.importorskip("xdist")
+    pytest.importorskip("matplotlib")
+    pytester.makeconftest(RECORD_LOADS)
     serial, parallel = pytester.path / "serial.json", pytester.path / "parallel.json"
-    pytester.runpytest_inprocess("--checkpoint", str(RUN_DIR), "--claims-report", str(serial),
-                                 "-p", "no:cacheprovider", "-q")
-    result = pytester.runpytest_subprocess("--checkpoint", str(RUN_DIR), "--claims-report", str(parallel),
-                                           "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider", "-q")
-    assert result.ret == 1
+    run_dir = str(small_run / "pt")
+    pytester.runpytest_subprocess("--checkpoint", run_dir, "--claims-report", str(serial), "-p", "no:cacheprovider")
+    (pytester.path / "loads-main.json").unlink()
+    result = pytester.runpytest_subprocess(
+        "--checkpoint", run_dir, "--claims-report", str(parallel), "--claims-figures", str(pytester.path / "figs"),
+        "-n", "2", "-p", "no:cacheprovider")  # the plugin makes xdist schedule by checkpoint
+    assert result.ret == 1  # the untrained checkpoints fail
     assert json.loads(parallel.read_text()) == json.loads(serial.read_text())
+    names = ["epoch000000", "epoch000100", "epoch000200", "epoch000300"]
+    main = json.loads((pytester.path / "loads-main.json").read_text())
+    assert sorted(main["loaded"]) == names and main["forward"] == 0  # validates all, runs none
+    workers = [json.loads(f.read_text()) for f in pytester.path.glob("loads-gw*.json")]
+    assert len(workers) == 2
+    loaded = [name for w in workers for name in w["loaded"]]
+    assert sorted(loaded) == names  # each checkpoint loaded by exactly one worker
+    assert all(w["forward"] == len(w["loaded"]) for w in workers)  # and its model run once, there
+    index = (pytester.path / "figs" / "index.html").read_text()
+    for name in names:  # each worker drew the checkpoints it ran; the main process wrote the index
+        assert (pytester.path / "figs" / name / "wu.png").is_file()
+        assert f"<h2>{name}</h2>" in index and f"{name}/neurons.png" in index
+    assert (pytester.path / "figs" / "sweep.png").is_file()
+
+
+def test_summary_groups_by_family_with_failing_claims_first(pytester, small_run):
+    result = pytester.runpytest_inprocess("--checkpoint", str(small_run / "pt" / "epoch000000.pt"),
+                                          "-k", "pre-relu-linear or test-accuracy", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([
+        "*interp claims*",
+        "epoch000000 (sha256 *, p=17, key freqs *): 1 of 2 claims hold",
+        "*claim*value*threshold*margin*verdict",
+        "*-- FAILING: accuracy",
+        "*test-accuracy *== 1 *-0.* FAIL",
+        "*The model answers every held-out pair (a, b) with (a + b) mod p.",
+        "*-- activations",
+        "*pre-relu-linear *1.000000 >= 0.9999 *+0.0001  PASS (by construction)",
+    ])
+
+
+def test_safetensors_checkpoints_give_the_same_claims_as_pytorch_files(pytester, small_run):
+    reports = {}
+    for fmt in ("pt", "st"):
+        out = pytester.path / f"{fmt}.json"
+        pytester.runpytest_inprocess("--checkpoint", str(small_run / fmt), "--claims-report", str(out),
+                                     "-p", "no:cacheprovider", "-q")
+        reports[fmt] = json.loads(out.read_text())["checkpoints"]
+    assert [r["checkpoint"].endswith(".safetensors") for r in reports["st"]] == [True] * 4
+    for pt, st in zip(reports["pt"], reports["st"], strict=True):
+        assert pt["sha256"] != st["sha256"]  # other bytes, the same weights
+        assert pt["claims"] == st["claims"] and pt["key_freqs"] == st["key_freqs"]
 
 
 def test_figures_and_index(pytester):

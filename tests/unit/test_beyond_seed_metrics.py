@@ -5,20 +5,24 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from interp import metrics
 from interp.checkpoint import Checkpoint
+from interp.fourier import TermSpectrum
 from interp.model import Weights
 from interp.run import Run
 
 P = 7
 
 
-def energy_map(entries: dict[tuple[int, int], float]) -> torch.Tensor:
+def energy_map(entries: dict[tuple[int, int], float]) -> TermSpectrum:
+    """The terms metrics read (:class:`TermSpectrum`) of a 2D energy map with these entries."""
     energy = torch.zeros(P, P, dtype=torch.float64)
     for (i, j), value in entries.items():
         energy[i, j] = value
-    return energy
+    return TermSpectrum.from_energy(energy)
 
 
 def test_logit_shares_split_linear_and_same_frequency_products():
@@ -39,7 +43,7 @@ def test_neuron_concentration_and_clusters():
 
 def test_neuron_shares_of_a_single_frequency_neuron():
     """A neuron computing cos(w_2 a) cos(w_2 b) + sin(w_2 a) has all its energy in frequency 2."""
-    w = Weights.random(P, 3, 4)
+    w = Weights.random(P, 3, 1)  # one neuron, as injected below
     run = Run(Checkpoint(Path("x.pt"), "0" * 64, w))
     a = torch.arange(P, dtype=torch.float64)[:, None]
     b = torch.arange(P, dtype=torch.float64)[None, :]
@@ -96,3 +100,35 @@ def test_projection_ignores_components_outside_the_clock_directions():
     run = clock_logits_run(scale=5.0, extra=3.0)  # cos(w_2 a) is orthogonal to every clock direction
     pure = clock_logits_run(scale=5.0)
     assert torch.allclose(run.clock_projection, pure.clock_projection, atol=1e-5)
+
+
+def _spectrum_on(freqs: list[int], width: int) -> torch.Tensor:
+    """A ``[P, width]`` spectrum (axis 0 in the Fourier basis) with unit energy in the sin and cos
+    rows of each frequency in ``freqs``."""
+    spectrum = torch.zeros(P, width, dtype=torch.float64)
+    for k in freqs:
+        spectrum[2 * k - 1 : 2 * k + 1] = 1.0
+    return spectrum
+
+
+def _energy_on(freqs: list[int]) -> TermSpectrum:
+    """A 2D energy map with unit energy in each frequency's four products."""
+    return energy_map({(i, j): 1.0 for k in freqs for i in (2 * k - 1, 2 * k) for j in (2 * k - 1, 2 * k)})
+
+
+def test_key_freq_agreement_is_intersection_over_union_of_the_four_sets():
+    wu, wneur = _spectrum_on([1, 3], 4).T, _spectrum_on([1, 3], 4)
+    assert metrics.key_freq_agreement(wu, wneur, _energy_on([1, 3]), _energy_on([1, 3])) == 1.0
+    assert metrics.key_freq_agreement(wu, wneur, _energy_on([1, 3]), _energy_on([1])) == 0.5  # {1} of {1, 3}
+    assert metrics.key_freq_agreement(wu, _spectrum_on([2], 4), _energy_on([1, 3]), _energy_on([1, 3])) == 0.0
+
+
+@given(p=st.integers(3, 23), d_model=st.integers(1, 12), d_mlp=st.integers(1, 40), seed=st.integers(0, 10**6))
+def test_claims_marked_by_construction_hold_for_any_weights(p, d_model, d_mlp, seed):
+    """Measured, not assumed: pre-ReLU linearity and gradient symmetricity on random weights of
+    any shape (a dead network, with no gradient at all, is the only way to miss the second)."""
+    w = Weights.random(p, d_model, d_mlp, seed=seed)
+    run = Run(Checkpoint(Path("x.pt"), "0" * 64, w))
+    assert metrics.pre_relu_linear_fraction(run.pre_terms) >= 0.9999
+    symmetricity = metrics.gradient_symmetricity(w, run.labels)
+    assert math.isnan(symmetricity) or symmetricity == pytest.approx(1.0, abs=1e-5)

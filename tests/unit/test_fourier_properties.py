@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interp.fourier import KERNELS, basis_names, fft2d, fourier_basis, ifft2d
+from interp.fourier import KERNELS, TermAccumulator, basis_names, fft2d, fourier_basis, ifft2d
 
 moduli = st.integers(3, 257)
 small_moduli = st.integers(3, 61)
@@ -74,3 +74,19 @@ def test_pure_product_signal_lands_on_one_coefficient(p, data):
 def test_leading_batch_axes(p, seed):
     x = signal(p, [3], torch.float64, seed).permute(2, 0, 1)  # [batch, p, p]
     assert torch.allclose(fft2d(x, dims=(1, 2)), fft2d(x.permute(1, 2, 0)).permute(2, 0, 1), atol=1e-10)
+
+
+@given(small_moduli, st.integers(1, 3), st.integers(1, 5), dtypes, st.integers(0, 2**16))
+def test_streamed_terms_equal_the_full_transform(p, m, block, dtype, seed):
+    """TermSpectrum, accumulated over blocks of rows a, holds exactly the full centered spectrum's
+    linear terms, same-frequency products and total."""
+    x = signal(p, [m], dtype, seed)
+    full = fft2d(x.double() - x.double().mean((0, 1)))
+    acc = TermAccumulator(p, m)
+    for a0 in range(0, p, block):
+        acc.add(a0, x[a0 : a0 + block])
+    terms = acc.finish()
+    assert close(terms.a_terms, full[:, 0], dtype) and close(terms.b_terms, full[0], dtype)
+    for k in range(1, (p - 1) // 2 + 1):
+        assert close(terms.products[k - 1], full[2 * k - 1 : 2 * k + 1, 2 * k - 1 : 2 * k + 1], dtype)
+    assert math.isclose(float(terms.total.sum()), float(full.pow(2).sum()), rel_tol=TOL[dtype] * 10, abs_tol=1e-9)

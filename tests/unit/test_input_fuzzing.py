@@ -1,57 +1,94 @@
 """Fuzzing the parsers: the only outcomes are success or the project's own error with a message."""
 
-import os
+import copy
+import math
+import tempfile
+from pathlib import Path
 
 import torch
 import yaml
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from interp.checkpoint import validate_state_dict
+from interp.checkpoint import load_checkpoint
 from interp.claims import parse_claims
 from interp.errors import InterpError
 from interp.keyfreqs import parse_key_freqs
+from interp.model import WEIGHT_NAMES
+from interp.plugin import DEFAULT_CLAIMS
 
-EXAMPLES = 1000 if os.environ.get("HYPOTHESIS_PROFILE") == "ci" else 100
+# Five times the loaded profile's examples (conftest.py): 1,000 under `ci` (200), 125 under `dev`.
+EXAMPLES = 5 * settings().max_examples
 
+REAL = yaml.safe_load(DEFAULT_CLAIMS.read_text(encoding="utf-8"))  # the project's own claims.yaml
 VALID_CLAIM = {"id": "c", "metric": "fve", "for_each": {"freq": "key_freqs", "term": ["sin", "cos"]},
                "op": ">", "threshold": 0.84, "claim": "a claim", "source": "a source"}
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
     st.text(max_size=8), inner, max_size=3), max_leaves=6)
 field_names = st.sampled_from([*VALID_CLAIM, "params", "family", "holds_by_construction", "treshold", "x"])
+YAML_BITS = st.sampled_from(["", ":", "- ", "\t", "[", "{", "'", '"', "&a", "*a", "!!python/object/apply:os.system "])
+plausible = st.sampled_from(["accuracy", "fve", ">=", "==", "=>", "sin", "key_freqs", "test", 0.5, -1, "nan"])
+
+
+@st.composite
+def valid_documents(draw):
+    """The project's claims.yaml, or a selection of its claims (known failures need them all)."""
+    if draw(st.integers(0, 3)) == 0:
+        return copy.deepcopy(REAL)
+    picked = draw(st.lists(st.sampled_from(range(len(REAL["claims"]))), min_size=1, max_size=4, unique=True))
+    return {"claims": [copy.deepcopy(REAL["claims"][i]) for i in picked]}
 
 
 @st.composite
 def claims_documents(draw):
-    """A valid document, then some of its fields dropped, replaced or added."""
-    claims = []
-    for i in range(draw(st.integers(0, 3))):
-        claim = {**VALID_CLAIM, "id": draw(st.sampled_from([f"c{i}", "c0", "bad id", ""]))}
-        for _ in range(draw(st.integers(0, 3))):
-            name = draw(field_names)
-            if draw(st.booleans()):
-                claim.pop(name, None)
-            else:
-                claim[name] = draw(values | st.sampled_from(["accuracy", "fve", ">=", "==", "sin", "key_freqs"]))
-        claims.append(claim)
-    doc = {"claims": claims}
-    if draw(st.booleans()):
-        doc[draw(st.sampled_from(["known_failures", "claim", "extra"]))] = draw(values)
-    return doc
+    """(document, mutated): a valid document, then maybe some fields dropped, replaced or added,
+    claims duplicated, or top-level keys added."""
+    doc, mutated = draw(valid_documents()), False
+    for _ in range(draw(st.integers(0, 3))):
+        mutated = True
+        claim = draw(st.sampled_from(doc["claims"]))
+        action = draw(st.sampled_from(["drop", "set", "set", "duplicate", "top-level"]))
+        if action == "drop":
+            claim.pop(draw(field_names), None)
+        elif action == "set":
+            claim[draw(field_names)] = draw(values | plausible)
+        elif action == "duplicate":
+            doc["claims"].append(copy.deepcopy(claim))
+        else:
+            doc[draw(st.sampled_from(["known_failures", "claim", "extra"]))] = draw(values)
+    return doc, mutated
 
 
-def assert_ok_or_own_error(parse, *args) -> None:
+def assert_ok_or_own_error(parse, *args) -> bool:
+    """True if parsed; False if refused with one line that names the file ("fuzz.yaml")."""
     try:
         parse(*args)
     except InterpError as exc:
-        assert str(exc).strip() and "\n" not in str(exc)
+        assert str(exc).startswith("fuzz.yaml") and "\n" not in str(exc), str(exc)
+        event(f"refused ({type(exc).__name__})")
+        return False
+    event("accepted")
+    return True
 
 
 @settings(max_examples=EXAMPLES)
 @given(claims_documents())
-def test_claims_documents(doc):
-    assert_ok_or_own_error(parse_claims, yaml.safe_dump(doc), "fuzz.yaml")
+def test_claims_documents(case):
+    doc, mutated = case
+    parsed = assert_ok_or_own_error(parse_claims, yaml.safe_dump(doc, sort_keys=False), "fuzz.yaml")
+    assert parsed or mutated  # an unmutated document must be accepted
+
+
+@settings(max_examples=EXAMPLES)
+@given(valid_documents(), st.data())
+def test_claims_text_mutations(doc, data):
+    """Character-level damage to a valid file's text: cut a slice, then insert a few characters."""
+    text = yaml.safe_dump(doc, sort_keys=False)
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, min(len(text), start + 40)))
+    insert = data.draw(YAML_BITS | st.text(max_size=5))
+    assert_ok_or_own_error(parse_claims, text[:start] + insert + text[end:], "fuzz.yaml")
 
 
 @settings(max_examples=EXAMPLES)
@@ -76,17 +113,23 @@ DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int
 
 @st.composite
 def state_dicts(draw):
+    """Mostly consistent shapes for a small p, with keys dropped or added, ranks and shapes
+    changed, other dtypes, a NaN or Inf, or a value that is not a tensor."""
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**32 - 1)))
     p, d, m = draw(st.integers(0, 9)), draw(st.integers(0, 5)), draw(st.integers(0, 5))
     shapes = {"W_E": [p, d], "W_in": [d, m], "W_U": [m, p]}
     state = {}
     for name, shape in shapes.items():
         if draw(st.integers(0, 9)) == 0:
             continue  # missing key
+        if draw(st.integers(0, 19)) == 0:
+            state[name] = draw(st.none() | st.integers() | st.lists(st.floats(), max_size=3))
+            continue
         if draw(st.integers(0, 5)) == 0:
             shape = draw(st.lists(st.integers(0, 6), min_size=0, max_size=3))
-        tensor = torch.randn(*shape) if shape else torch.tensor(1.0)
+        tensor = torch.randn(shape, generator=generator)
         if draw(st.integers(0, 9)) == 0 and tensor.numel():
-            tensor.view(-1)[0] = float("nan")
+            tensor.view(-1)[draw(st.integers(0, tensor.numel() - 1))] = draw(st.sampled_from([math.nan, math.inf]))
         state[name] = tensor.to(draw(st.sampled_from(DTYPES)))
     if draw(st.integers(0, 9)) == 0:
         state[draw(st.text(max_size=5))] = torch.zeros(1)
@@ -96,9 +139,19 @@ def state_dicts(draw):
 @settings(max_examples=EXAMPLES)
 @given(state_dicts())
 def test_random_state_dicts(state):
-    try:
-        weights = validate_state_dict(state, "fuzz.pt")
-    except InterpError as exc:
-        assert str(exc).startswith("fuzz.pt: ")
-    else:
-        assert weights.p >= 3 and weights.W_E.dtype in (torch.float32, torch.float64)
+    """Saved with torch.save and read back by the loader: refused with one line naming the file,
+    or accepted with the same values in float32 (float64 kept)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzz.pt"
+        torch.save(state, path)
+        try:
+            weights = load_checkpoint(path).weights
+        except InterpError as exc:
+            assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc), str(exc)
+            event(f"refused ({type(exc).__name__})")
+            return
+    event("accepted")
+    assert weights.p >= 3
+    dtype = torch.float64 if all(state[n].dtype == torch.float64 for n in WEIGHT_NAMES) else torch.float32
+    for name, tensor in weights.state_dict().items():
+        assert tensor.dtype == dtype and torch.equal(tensor, state[name].to(dtype))

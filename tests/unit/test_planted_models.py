@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from interp.checkpoint import Checkpoint
 from interp.claims import evaluate, load_claims
+from interp.keyfreqs import key_frequencies
 from interp.planted import DEFECTS, planted_clock
 from interp.plugin import DEFAULT_CLAIMS
 from interp.run import Run
@@ -27,9 +28,15 @@ def clock_specs(draw):
 
 @given(clock_specs())
 def test_planted_clock_is_perfect_and_its_frequencies_are_recovered(spec):
+    """From W_U (the suite's rule), from W_E @ W_in, and neuron by neuron (each neuron's best
+    frequency is the one it was built to read). The logits' and post-ReLU sets are not asserted:
+    the ReLU's harmonics (2k, 3k, ...) can take a share there (docs/claims.md)."""
     p, freqs, d_mlp = spec
     run = run_of(planted_clock(p, freqs, d_mlp))
     assert run.key_freqs == freqs
+    assert key_frequencies(run.wneur_fourier) == freqs
+    per_freq = d_mlp // len(freqs)
+    assert (run.neuron_freq_shares.argmax(-1) + 1).tolist() == [k for k in freqs for _ in range(per_freq)]
     assert (run.predictions == run.labels).all()
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from interp import metrics
-from interp.fourier import fft2d, fourier_basis
+from interp.fourier import TermSpectrum, fft2d, fourier_basis
 from interp.model import Weights
 
 P = 11
@@ -62,8 +62,8 @@ def test_planted_sparse_unembedding_norm_ratio():
     assert metrics.wu_key_norm_ratio(weights, W_U @ F.T, F, key_freqs=[1]) == pytest.approx(0.0, abs=1e-12)
 
 
-def _energy_of_centered(signal: torch.Tensor) -> torch.Tensor:
-    return fft2d((signal - signal.mean()).unsqueeze(-1)).pow(2).sum(-1)
+def _energy_of_centered(signal: torch.Tensor) -> TermSpectrum:
+    return TermSpectrum.from_energy(fft2d((signal - signal.mean()).unsqueeze(-1)).pow(2).sum(-1))
 
 
 def test_pre_relu_linear_fraction_of_sum_and_product():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from interp import train
-from interp.checkpoint import load_checkpoint
+from interp.checkpoint import load_checkpoint, write_atomic
 
 SMALL = ["--p", "13", "--d-model", "8", "--d-mlp", "16", "--no-progress", "--eval-every", "10"]
 
@@ -72,6 +72,28 @@ def test_interrupt_leaves_the_last_checkpoint_whole(tmp_path, monkeypatch):
     assert load_checkpoint(tmp_path / "epoch000020.pt").weights.p == 13
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
     assert not (tmp_path / "epoch000030.pt").exists()
+
+
+def test_interrupt_while_writing_keeps_the_previous_checkpoint_and_resume_still_matches(tmp_path, monkeypatch):
+    real_save = train.save_checkpoint
+
+    def save(weights, path):
+        if path.name == "epoch000020.pt":  # Ctrl-C halfway through writing this file
+            def half_written(tmp):
+                tmp.write_bytes(b"PK\x03\x04 half a zip")
+                raise KeyboardInterrupt
+
+            write_atomic(path, half_written)
+        real_save(weights, path)
+
+    monkeypatch.setattr(train, "save_checkpoint", save)
+    assert run_train(tmp_path / "cut", "--epochs", "30", "--save-every", "10") == 130
+    assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == [
+        f"epoch0000{e}{s}" for e in ("00", "10") for s in (".json", ".optim.pt", ".pt")]
+    monkeypatch.setattr(train, "save_checkpoint", real_save)
+    assert run_train(tmp_path / "cut", "--epochs", "30", "--resume", str(tmp_path / "cut/epoch000010.pt")) == 0
+    assert run_train(tmp_path / "straight", "--epochs", "30") == 0
+    assert same_weights(tmp_path / "straight/epoch000030.pt", tmp_path / "cut/epoch000030.pt")
 
 
 def test_resume_without_optimizer_state_is_refused(tmp_path, capsys):
