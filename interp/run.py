@@ -293,6 +293,7 @@ class Run:
             s = flat[rows].double()
             energy[rows] = ((s @ gram) * s).sum(-1).cpu()
         return energy.reshape(self.p, self.p)
+
     @property
     def post_mean(self) -> Float[Tensor, " d_mlp"]:
         """Mean post-ReLU activation of each neuron over all pairs (on the compute device)."""
