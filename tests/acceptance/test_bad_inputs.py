@@ -19,7 +19,6 @@ import torch
 
 from interp.checkpoint import load_checkpoint, save_checkpoint, sha256_of
 from interp.model import Weights
-from interp.plugin import DEFAULT_CLAIMS
 
 GOOD = Weights.random(13, 4, 8, seed=0).state_dict()
 
@@ -278,7 +277,3 @@ def test_unwritable_report_path_fails_up_front(pytester, reference_path):
     result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), "--claims-report",
                                           "/proc/r.json", "-p", "no:cacheprovider")
     assert_clean_error(result, "--claims-report: /proc/r.json cannot be written")
-
-
-def test_claims_file_default_is_the_projects(reference_path):
-    assert DEFAULT_CLAIMS.name == "claims.yaml" and DEFAULT_CLAIMS.is_file()
