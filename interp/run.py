@@ -6,6 +6,7 @@ Treat a :class:`Run` as read-only: metrics receive its tensors and must not modi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -38,15 +39,18 @@ def estimate_run_bytes(p: int, d_model: int, d_mlp: int) -> int:
 
 
 def available_memory_bytes() -> int | None:
-    """``MemAvailable`` from /proc/meminfo, or None where it cannot be read."""
+    """``MemAvailable`` from /proc/meminfo; else the physical memory (``os.sysconf``); else None."""
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
         return None
-    return None
 
 
 def check_fits_in_memory(checkpoint: Checkpoint) -> None:

@@ -44,3 +44,11 @@ def test_available_memory_is_read_on_linux():
     if not Path("/proc/meminfo").is_file():
         pytest.skip("no /proc/meminfo")
     assert run_module.available_memory_bytes() > 0
+
+
+def test_physical_memory_is_the_fallback_without_meminfo(monkeypatch):
+    def no_meminfo(*args, **kwargs):
+        raise FileNotFoundError("/proc/meminfo")
+
+    monkeypatch.setattr("builtins.open", no_meminfo)
+    assert run_module.available_memory_bytes() > 0
