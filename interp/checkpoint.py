@@ -16,8 +16,7 @@ import re
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,12 +180,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(path=path, sha256=digest, weights=weights)
 
 
-@contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success rename it onto ``target``.
-
-    An interruption leaves ``target`` as it was (absent or the previous complete version).
-    """
+def write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``target``, then rename it onto
+    ``target``. An interruption leaves ``target`` as it was (absent or the previous version)."""
     target = Path(target)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
@@ -194,17 +190,11 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
     try:
-        yield Path(tmp)
+        write(Path(tmp))
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` and move the result onto ``target`` atomically."""
-    with atomic_path(target) as tmp:
-        write(tmp)
 
 
 def save_checkpoint(weights: Weights, path: str | Path) -> None:

@@ -63,11 +63,6 @@ def basis_names(p: int) -> list[str]:
     return names
 
 
-def num_freqs(p: int) -> int:
-    """Number of frequencies ``k >= 1`` that have both a sine and a cosine row: ``(p - 1) // 2``."""
-    return (p - 1) // 2
-
-
 def _fold_matrices(p: int, dtype: torch.dtype, device) -> tuple[Tensor, Tensor]:
     """For odd ``p``: cos rows at ``t = 0..h`` and sin rows at ``t = 1..h``, ``h = (p-1)//2``."""
     basis = fourier_basis(p, dtype, device)
@@ -75,14 +70,9 @@ def _fold_matrices(p: int, dtype: torch.dtype, device) -> tuple[Tensor, Tensor]:
     return basis[0::2, : h + 1].contiguous(), basis[1::2, 1 : h + 1].contiguous()
 
 
-def _axis0_gemm(x: Tensor) -> Tensor:
-    p = x.shape[0]
-    return (fourier_basis(p, x.dtype, x.device) @ x.reshape(p, -1)).reshape(x.shape)
-
-
 def _axis0_fold(x: Tensor) -> Tensor:
     """Even/odd folding: cos coefficients from ``x[t] + x[p-t]``, sin from ``x[t] - x[p-t]``,
-    with two half-size matrices (half the flops of :func:`_axis0_gemm`). Odd ``p`` only."""
+    with two half-size matrices (half the flops of a full ``F @ x``). Odd ``p`` only."""
     p, h = x.shape[0], (x.shape[0] - 1) // 2
     cos_m, sin_m = _fold_matrices(p, x.dtype, x.device)
     flat = x.reshape(p, -1)
@@ -152,22 +142,24 @@ def _seed_einsum(x: Tensor) -> Tensor:
     return einops.einsum(x, basis, basis, "px py ..., i px, j py -> i j ...")
 
 
-def _gemm(x: Tensor) -> Tensor:
-    """One GEMM over axis 0 on the contiguous ``[p, p*rest]`` layout, then a batched GEMM over
-    axis 1 (no transpose copy): the fastest measured here for p < 400 (docs/performance.md)."""
+def _both_axes(matrix: Tensor, x: Tensor) -> Tensor:
+    """``out[i, j, ...] = sum_{x, y} M[i, x] M[j, y] x[x, y, ...]``: one GEMM over axis 0 on the
+    contiguous ``[p, p*rest]`` layout, then a batched GEMM over axis 1 (no transpose copy)."""
     p = x.shape[0]
-    basis = fourier_basis(p, x.dtype, x.device)
-    left = (basis @ x.reshape(p, -1)).reshape(p, p, -1)  # sum over a
-    return torch.matmul(basis, left).reshape(x.shape)  # sum over b, batched over i
+    left = (matrix @ x.reshape(p, -1)).reshape(p, p, -1)  # sum over the first axis
+    return torch.matmul(matrix, left).reshape(x.shape)  # sum over the second, batched over i
+
+
+def _gemm(x: Tensor) -> Tensor:
+    """:func:`_both_axes` with ``F``: the fastest measured here for p < 400 (docs/performance.md)."""
+    return _both_axes(fourier_basis(x.shape[0], x.dtype, x.device), x)
 
 
 def ifft2d(coeffs: Float[Tensor, "p p *rest"]) -> Float[Tensor, "p p *rest"]:
     """The inverse of :func:`fft2d` (``F`` is orthonormal, so it is ``F^T``, both axes):
     ``ifft2d(C)[x, y, ...] = sum_{i, j} F[i, x] F[j, y] C[i, j, ...]``."""
-    p = coeffs.shape[0]
-    basis_t = fourier_basis(p, coeffs.dtype, coeffs.device).T.contiguous()
-    left = (basis_t @ coeffs.reshape(p, -1)).reshape(p, p, -1)
-    return torch.matmul(basis_t, left).reshape(coeffs.shape)
+    basis = fourier_basis(coeffs.shape[0], coeffs.dtype, coeffs.device)
+    return _both_axes(basis.T.contiguous(), coeffs)
 
 
 KERNELS = {
