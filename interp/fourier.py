@@ -151,7 +151,7 @@ def _both_axes(matrix: Tensor, x: Tensor) -> Tensor:
 
 
 def _gemm(x: Tensor) -> Tensor:
-    """:func:`_both_axes` with ``F``: the fastest measured here for p < 400 (docs/performance.md)."""
+    """:func:`_both_axes` with ``F``: the fastest measured here for p < 450 (docs/performance.md)."""
     return _both_axes(fourier_basis(x.shape[0], x.dtype, x.device), x)
 
 
@@ -173,10 +173,17 @@ KERNELS = {
 
 
 def pick_kernel(p: int, dtype: torch.dtype) -> str:
-    """The kernel ``fft2d`` uses by default, from measurements on the 2-core development CPU
-    (docs/performance.md): ``gemm`` (two dense GEMMs) below p = 400; from there, for odd p,
-    ``rfft2`` (an FFT: ``O(p^2 log p)`` per column against the GEMMs' ``O(p^3)``)."""
-    return "rfft2" if p >= 400 and p % 2 == 1 else "gemm"
+    """The kernel ``fft2d`` uses by default, from measurements on the 2-core development CPU at
+    about ``113 * 113 * 512`` elements (docs/performance.md): ``gemm`` (two dense GEMMs) below
+    p = 450; for odd p, ``fold`` (half the flops of ``gemm``) from 450 and ``rfft2`` (an FFT:
+    ``O(p^2 log p)`` per column against ``O(p^3)``) from 800; ``gemm`` for even p.
+
+    >>> [pick_kernel(p, torch.float32) for p in (113, 509, 1009, 1000)]
+    ['gemm', 'fold', 'rfft2', 'gemm']
+    """
+    if p < 450 or p % 2 == 0:
+        return "gemm"
+    return "fold" if p < 800 else "rfft2"
 
 
 def fft2d(x: Float[Tensor, "p p *rest"], kernel: str | None = None,
