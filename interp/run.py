@@ -24,12 +24,13 @@ from interp.fourier import TermAccumulator, TermSpectrum, fft2d, fourier_basis
 FORWARD_CALLS = {"count": 0}  # incremented by Run.hook_pre, so tests can prove the model runs once
 CHUNK = 1 << 24  # elements per streamed chunk (64 MB in float32)
 
+
 def estimate_run_bytes(p: int, d_model: int, d_mlp: int) -> int:
     """Peak memory a :class:`Run` needs, in bytes: ``hook_pre`` over all ``p*p`` pairs in float32
     (``4 p^2 d_mlp``), per-pair labels, splits, predictions and correct logits (``64 p^2``), and
     the temporaries of one streamed block of ``n`` pairs (``n (24 d_mlp + 16 p + 8 d_model)``:
-    the post-ReLU block and its float64 copy, the block's logits and their log-softmax, counted as float64,
-    the embeddings). Measured peaks are in docs/performance.md.
+    the post-ReLU block and its float64 copy, the block's logits and their log-softmax (counted
+    as float64), the embeddings). Measured peaks are in docs/performance.md.
 
     >>> round(estimate_run_bytes(113, 128, 512) / 1e6)  # MB
     220
