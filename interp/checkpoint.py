@@ -1,15 +1,18 @@
 """Load and save checkpoints safely.
 
-A checkpoint is a plain state dict ``{"W_E", "W_in", "W_U"}`` of floating-point tensors, stored
-either as a PyTorch file (``.pt``, read with ``weights_only=True`` so that no code in it can run)
-or as ``.safetensors`` (a format that cannot carry code). Every problem is a one-line
-:class:`~interp.errors.CheckpointError` naming the file.
+A checkpoint is a plain state dict of floating-point tensors in one of the formats of
+:mod:`interp.model` (this project's MLP, or a 1-layer TransformerLens transformer), stored either
+as a PyTorch file (``.pt``, read with ``weights_only=True`` so that no code in it can run) or as
+``.safetensors`` (a format that cannot carry code). Every problem is a one-line
+:class:`~interp.errors.CheckpointError` naming the file. A JSON file of the same stem beside it
+(written by ``interp.train``) is its metadata: epoch, task, recipe.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
 import re
@@ -21,29 +24,38 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor
 
 from interp.errors import CheckpointError
-from interp.model import WEIGHT_NAMES, Weights
+from interp.model import Model, model_from_state_dict
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors")
-# (row, column) of each weight's shape that must equal p, d_model, d_mlp.
-_DIMS = {"p": (("W_E", 0), ("W_U", 1)), "d_model": (("W_E", 1), ("W_in", 0)),
-         "d_mlp": (("W_in", 1), ("W_U", 0))}
-_COMPUTE_DTYPES = (torch.float32, torch.float64)
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A validated checkpoint: its weights, where it came from and its sha256."""
+    """A validated checkpoint: its model, where it came from and its sha256."""
 
     path: Path
     sha256: str
-    weights: Weights
+    model: Model
 
     @property
     def name(self) -> str:
         return self.path.stem
+
+    @property
+    def metadata(self) -> dict:
+        """The metadata ``interp.train`` writes beside a checkpoint (``<stem>.json``), or ``{}``."""
+        return read_metadata(self.path)
+
+
+def read_metadata(path: Path) -> dict:
+    """``<stem>.json`` beside ``path`` as a dict; ``{}`` if it is absent or not a JSON object."""
+    try:
+        meta = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def sha256_of(path: Path) -> str:
@@ -118,54 +130,6 @@ def _first_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-def validate_state_dict(state: object, where: str | Path) -> Weights:
-    """Check a loaded object strictly and return the weights in a compute dtype (float16 and
-    bfloat16 become float32).
-
-    >>> w = validate_state_dict(Weights.random(5, 3, 4).state_dict(), "x.pt")
-    >>> validate_state_dict({"W_E": w.W_E}, "x.pt")
-    Traceback (most recent call last):
-    interp.errors.CheckpointError: x.pt: missing key(s) W_U, W_in; expected exactly W_E, W_in, W_U
-    """
-    if not isinstance(state, dict):
-        raise CheckpointError(where, f"not a state dict: holds a {type(state).__name__}, "
-                              f"expected a dict of {', '.join(WEIGHT_NAMES)}")
-    keys = set(state)
-    missing, extra = set(WEIGHT_NAMES) - keys, keys - set(WEIGHT_NAMES)
-    if missing or extra:
-        parts = ([f"missing key(s) {', '.join(sorted(missing))}"] if missing else []) + (
-            [f"unexpected key(s) {', '.join(sorted(map(str, extra)))}"] if extra else [])
-        raise CheckpointError(where, f"{'; '.join(parts)}; expected exactly {', '.join(WEIGHT_NAMES)}")
-    tensors = {}
-    for name in WEIGHT_NAMES:
-        t = state[name]
-        if not isinstance(t, Tensor):
-            raise CheckpointError(where, f"{name} is a {type(t).__name__}, not a tensor")
-        if t.ndim != 2:
-            raise CheckpointError(where, f"{name} has rank {t.ndim} (shape {list(t.shape)}), expected 2")
-        if not t.is_floating_point():
-            raise CheckpointError(where, f"{name} has dtype {t.dtype}, expected a floating-point dtype")
-        t = t.detach().to("cpu")
-        if t.dtype not in _COMPUTE_DTYPES:
-            t = t.float()
-        if not torch.isfinite(t).all():
-            raise CheckpointError(where, f"{name} holds NaN or Inf values")
-        tensors[name] = t
-    for dim, ((n1, i1), (n2, i2)) in _DIMS.items():
-        a, b = tensors[n1].shape[i1], tensors[n2].shape[i2]
-        if a != b:
-            raise CheckpointError(where, f"{n1} and {n2} disagree on {dim}: {n1}.shape={list(tensors[n1].shape)}, "
-                                  f"{n2}.shape={list(tensors[n2].shape)}")
-    if tensors["W_E"].shape[0] < 3:
-        raise CheckpointError(where, f"p={tensors['W_E'].shape[0]} is too small (need p >= 3)")
-    for dim, ((name, axis), _) in _DIMS.items():
-        if tensors[name].shape[axis] == 0:
-            raise CheckpointError(where, f"{dim}=0: the weights are empty (need {dim} >= 1)")
-    dtypes = {t.dtype for t in tensors.values()}
-    dtype = torch.float64 if dtypes == {torch.float64} else torch.float32
-    return Weights(*(tensors[n].to(dtype) for n in WEIGHT_NAMES))
-
-
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Load and validate one checkpoint file (never executing code from it)."""
     path = Path(path)
@@ -176,8 +140,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if path.stat().st_size == 0:
         raise CheckpointError(path, "empty file")
     digest = sha256_of(path)
-    weights = validate_state_dict(_read_state_dict(path), path)
-    return Checkpoint(path=path, sha256=digest, weights=weights)
+    model = model_from_state_dict(_read_state_dict(path), str(path))
+    return Checkpoint(path=path, sha256=digest, model=model)
 
 
 def write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:
@@ -197,10 +161,10 @@ def write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:
             os.unlink(tmp)
 
 
-def save_checkpoint(weights: Weights, path: str | Path) -> None:
-    """Save weights atomically as ``.safetensors`` or a PyTorch state dict, by suffix."""
+def save_checkpoint(model: Model, path: str | Path) -> None:
+    """Save a model's state dict atomically as ``.safetensors`` or a PyTorch file, by suffix."""
     path = Path(path)
-    state = {k: v.detach().contiguous().cpu() for k, v in weights.state_dict().items()}
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     if path.suffix == ".safetensors":
         from safetensors.torch import save_file
 

@@ -1,6 +1,8 @@
-"""The modular-addition data set: every pair ``(a, b)``, its label and the train/test split."""
+"""The data set: every pair ``(a, b)``, its label for the task, and the train/test split."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from jaxtyping import Int
@@ -8,6 +10,8 @@ from torch import Tensor
 
 TRAIN_FRACTION = 0.3
 DATA_SEED = 0
+TASKS = ("add", "sub")
+Task = Literal["add", "sub"]
 
 
 def all_pairs(p: int) -> Int[Tensor, "pair 2"]:
@@ -20,15 +24,23 @@ def all_pairs(p: int) -> Int[Tensor, "pair 2"]:
     return torch.stack([idx // p, idx % p], dim=-1)
 
 
-def labels(pairs: Int[Tensor, "pair 2"], p: int) -> Int[Tensor, " pair"]:
-    """The answer ``(a + b) mod p`` for each pair."""
-    return (pairs[:, 0] + pairs[:, 1]) % p
+def labels(pairs: Int[Tensor, "pair 2"], p: int, task: Task = "add") -> Int[Tensor, " pair"]:
+    """The answer for each pair: ``(a + b) mod p`` (``add``) or ``(a - b) mod p`` (``sub``).
+
+    >>> labels(torch.tensor([[2, 4]]), 5).tolist(), labels(torch.tensor([[2, 4]]), 5, "sub").tolist()
+    ([1], [3])
+    """
+    if task == "add":
+        return (pairs[:, 0] + pairs[:, 1]) % p
+    if task == "sub":
+        return (pairs[:, 0] - pairs[:, 1]) % p
+    raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
 
 
 def split_indices(
     p: int, train_fraction: float = TRAIN_FRACTION, seed: int = DATA_SEED
 ) -> tuple[Int[Tensor, " train"], Int[Tensor, " test"]]:
-    """Indices into :func:`all_pairs` of the train and test pairs.
+    """Indices into :func:`all_pairs` of the train and test pairs (the same for every task).
 
     ``torch.manual_seed(seed)``, then ``randperm(p*p)``: the first ``int(train_fraction * p*p)``
     are train, the rest test. The global RNG state is restored afterwards.

@@ -2,12 +2,14 @@
 
 A metric's parameters come from two places, matched by name:
 
-* names of :class:`interp.run.Run` attributes (``predictions``, ``wu_fourier``, ``key_freqs``, ...)
+* names of :class:`interp.run.Run` attributes (``predictions``, ``readout_fourier``, ``key_freqs``, ...)
   are filled from the cached run, so nothing is recomputed per claim;
 * every other parameter is a claim parameter, set by ``params`` in ``claims.yaml``.
 
 The function name is the ``metric`` in ``claims.yaml``: find a claim's code by searching for
-``def <metric>``. Each docstring states the formula. Metrics never modify their inputs.
+``def <metric>``. Each docstring states the formula. Metrics never modify their inputs, and none
+knows the architecture: "the readout" is ``W_U`` for the MLP and ``W_out @ W_U`` for a
+transformer (:mod:`interp.model`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.fourier import TermSpectrum
-from interp.model import Weights
+from interp.model import Model, forward
 
 METRICS: dict[str, Callable[..., float]] = {}
 
@@ -67,29 +69,28 @@ def accuracy(predictions: Int[Tensor, " pair"], labels: Int[Tensor, " pair"],
 
 
 @metric
-def wu_key_norm_ratio(weights: Weights, wu_fourier: Float[Tensor, "d_mlp p"],
+def wu_key_norm_ratio(readout: Float[Tensor, "d_mlp p"], readout_fourier: Float[Tensor, "d_mlp p"],
                       basis: Float[Tensor, "p p"], key_freqs: list[int]) -> float:
-    """How much of W_U the key frequencies' sin/cos output directions rebuild:
-    ``||sum_{k in K} US[:, r] F[r] for r in (2k-1, 2k)||_F / ||W_U||_F`` with ``US = W_U F^T``
-    (norms, not squared).
+    """How much of the readout (``W_U``; ``W_out @ W_U`` for a transformer) the key frequencies'
+    sin/cos output directions rebuild: ``||sum_{k in K} US[:, r] F[r] for r in (2k-1, 2k)||_F /
+    ||W_U||_F`` with ``US = W_U F^T`` (norms, not squared).
 
     >>> from interp.fourier import fourier_basis
     >>> F = fourier_basis(5, torch.float64)
     >>> W_U = torch.outer(torch.tensor([1.0, 2.0], dtype=torch.float64), F[1] + F[4])
-    >>> w = Weights(torch.zeros(5, 1), torch.zeros(1, 2), W_U)
-    >>> round(wu_key_norm_ratio(w, W_U @ F.T, F, [1]), 6)  # half the energy: 1/sqrt(2)
+    >>> round(wu_key_norm_ratio(W_U, W_U @ F.T, F, [1]), 6)  # half the energy: 1/sqrt(2)
     0.707107
     """
     rows = _rows(key_freqs)
-    approx = wu_fourier[:, rows] @ basis[rows]
-    return (approx.to(torch.float64).norm() / weights.W_U.to(torch.float64).norm()).item()
+    approx = readout_fourier[:, rows] @ basis[rows]
+    return (approx.to(torch.float64).norm() / readout.to(torch.float64).norm()).item()
 
 
 @metric
 def fve(readout_spectra: Mapping[int, Float[Tensor, "p p 2"]], freq: int,
         term: Literal["sin", "cos"]) -> float:
-    """Fraction of the variance (uncentered) of the activations read along W_U's ``sin k`` or
-    ``cos k`` direction that the matching trig identity explains. With ``S`` the 2D spectrum of
+    """Fraction of the variance (uncentered) of the activations read along the readout's ``sin k``
+    or ``cos k`` direction that the matching trig identity explains. With ``S`` the 2D spectrum of
     ``post @ US[:, 2k-1]`` (sin) or ``post @ US[:, 2k]`` (cos):
 
     * sin: ``(S[2k-1, 2k]^2 + S[2k, 2k-1]^2) / sum(S^2)``  (sin(a)cos(b) + cos(a)sin(b))
@@ -117,12 +118,24 @@ def pre_relu_linear_fraction(pre_terms: TermSpectrum) -> float:
     return linear_share(pre_terms)
 
 
+def _key_row_share(spectrum: Float[Tensor, "p d"], key_freqs: list[int]) -> float:
+    energy = _energy(spectrum).sum(-1)
+    return (energy[_rows(key_freqs)].sum() / energy.sum()).item()
+
+
 @metric
 def wneur_key_share(wneur_fourier: Float[Tensor, "p d_mlp"], key_freqs: list[int]) -> float:
-    """Share of ``||F @ W_neur||^2`` (``W_neur = W_E @ W_in``) in the key frequencies' sin and
-    cos rows: ``sum_{r in rows(K)} ||row r||^2 / ||F @ W_neur||^2``."""
-    energy = _energy(wneur_fourier).sum(-1)
-    return (energy[_rows(key_freqs)].sum() / energy.sum()).item()
+    """Share of ``||F @ W_neur||^2`` (``W_neur = W_E @ W_in``, the token-to-neuron map) in the key
+    frequencies' sin and cos rows: ``sum_{r in rows(K)} ||row r||^2 / ||F @ W_neur||^2``. Only for
+    a model with such a map (the MLP)."""
+    return _key_row_share(wneur_fourier, key_freqs)
+
+
+@metric
+def embedding_key_share(embedding_fourier: Float[Tensor, "p d_model"], key_freqs: list[int]) -> float:
+    """Share of ``||F @ W_E||^2`` (the number tokens' embedding) in the key frequencies' sin and
+    cos rows: ``sum_{r in rows(K)} ||row r||^2 / ||F @ W_E||^2`` (Nanda et al. 2023, Fig. 2)."""
+    return _key_row_share(embedding_fourier, key_freqs)
 
 
 # -- beyond the seed: logits, neurons, the algorithm, causal evidence -----------------------------
@@ -169,14 +182,14 @@ def neuron_cluster_fraction(neuron_freq_shares: Float[Tensor, "d_mlp k"], cut: f
 
 
 @metric
-def key_freq_agreement(wu_fourier: Float[Tensor, "d_mlp p"], wneur_fourier: Float[Tensor, "p d_mlp"],
+def key_freq_agreement(readout_fourier: Float[Tensor, "d_mlp p"], embedding_fourier: Float[Tensor, "p d_model"],
                        post_terms: TermSpectrum, logit_terms: TermSpectrum) -> float:
     """Agreement of the key-frequency sets found independently (by :mod:`interp.keyfreqs`' largest
-    ratio-gap rule) from W_U, W_neur, the neurons' and the logits' 2D energies:
-    ``|intersection| / |union|`` of the four sets (1.0 when they are identical)."""
+    ratio-gap rule) from the readout, the embedding ``W_E``, the neurons' and the logits' 2D
+    energies: ``|intersection| / |union|`` of the four sets (1.0 when they are identical)."""
     from interp.keyfreqs import key_frequencies, largest_gap_cut
 
-    sets = [set(key_frequencies(wu_fourier.T)), set(key_frequencies(wneur_fourier))]
+    sets = [set(key_frequencies(readout_fourier.T)), set(key_frequencies(embedding_fourier))]
     for terms in (post_terms, logit_terms):
         per_freq = terms.block_energy().sum(-1)  # per k: its 9 terms {0, 2k-1, 2k}^2, Const excluded
         sets.append(set(largest_gap_cut(per_freq / per_freq.sum())))
@@ -184,36 +197,41 @@ def key_freq_agreement(wu_fourier: Float[Tensor, "d_mlp p"], wneur_fourier: Floa
 
 
 @metric
-def distance_irrelevance(correct_logits: Float[Tensor, " pair"]) -> float:
-    """Zhong et al. 2023's distance irrelevance: with ``L[s, d]`` the correct-class logit at
-    ``s = (a+b) mod p``, ``d = (a-b) mod p``, ``mean_d std_s L[s, d] / std L`` (population
-    standard deviations, so a logit that depends on ``s`` alone scores exactly 1). Near 1: the
-    correct logit ignores ``a - b`` (clock); near 0: it depends on it (pizza)."""
+def distance_irrelevance(correct_logits: Float[Tensor, " pair"], task: Literal["add", "sub"]) -> float:
+    """Zhong et al. 2023's distance irrelevance: with ``L[y, d]`` the correct-class logit at the
+    answer ``y`` and the other combination ``d`` (``y = a+b``, ``d = a-b`` for ``add``; swapped for
+    ``sub``), all mod p, ``mean_d std_y L[y, d] / std L`` (population standard deviations, so a
+    logit that depends on ``y`` alone scores exactly 1). Near 1: the correct logit ignores ``d``
+    (clock); near 0: it depends on it (pizza).
+
+    >>> a, b = torch.arange(5).repeat_interleave(5), torch.arange(5).repeat(5)
+    >>> distance_irrelevance(torch.cos((a + b) % 5 * 1.0), "add"), distance_irrelevance(((a - b) % 5) * 1.0, "add")
+    (1.0, 0.0)
+    """
     p = math.isqrt(len(correct_logits))
     a, b = torch.arange(p).repeat_interleave(p), torch.arange(p).repeat(p)
+    answer, other = ((a + b) % p, (a - b) % p) if task == "add" else ((a - b) % p, (a + b) % p)
     table = torch.empty(p, p, dtype=torch.float64)
-    table[(a + b) % p, (a - b) % p] = correct_logits.to(torch.float64)
+    table[answer, other] = correct_logits.to(torch.float64)
     return (table.std(0, correction=0).mean() / table.std(correction=0)).item()
 
 
 @metric
-def gradient_symmetricity(weights: Weights, labels: Int[Tensor, " pair"], n_pairs: int = 512) -> float:
+def gradient_symmetricity(model: Model, labels: Int[Tensor, " pair"], n_pairs: int = 512) -> float:
     """Zhong et al. 2023's gradient symmetricity: mean over pairs (every ``p*p // n_pairs``-th,
     leaving out pairs whose gradient is zero) of the cosine similarity between the correct logit's
-    gradients with respect to the two input embeddings ``W_E[a]`` and ``W_E[b]``; NaN (a failed
-    claim) if every sampled pair has a zero gradient."""
-    p = weights.p
+    gradients with respect to the model's two inputs (the embeddings it reads for ``a`` and for
+    ``b``); NaN (a failed claim) if every sampled pair has a zero gradient."""
+    p = model.p
     idx = torch.arange(0, p * p, max(1, p * p // n_pairs))
-    a, b = idx // p, idx % p
-    e_a = weights.W_E[a].clone().requires_grad_(True)
-    e_b = weights.W_E[b].clone().requires_grad_(True)
+    x_a, x_b = (x.detach().clone().requires_grad_(True) for x in model.inputs(torch.stack([idx // p, idx % p], -1)))
     with torch.enable_grad():
-        logits = torch.relu((e_a + e_b) @ weights.W_in) @ weights.W_U
+        logits = model.hooks(x_a, x_b)["logits"]
         logits.gather(-1, labels[idx, None]).sum().backward()
-    alive = (e_a.grad.norm(dim=-1) > 0) & (e_b.grad.norm(dim=-1) > 0)  # a dead pair has no direction
+    alive = (x_a.grad.norm(dim=-1) > 0) & (x_b.grad.norm(dim=-1) > 0)  # a dead pair has no direction
     if not alive.any():
         return math.nan
-    return torch.nn.functional.cosine_similarity(e_a.grad[alive], e_b.grad[alive], dim=-1).mean().item()
+    return torch.nn.functional.cosine_similarity(x_a.grad[alive], x_b.grad[alive], dim=-1).mean().item()
 
 
 def _split_loss(logits: Float[Tensor, "n p"], answers: Int[Tensor, " n"]) -> float:
@@ -221,21 +239,21 @@ def _split_loss(logits: Float[Tensor, "n p"], answers: Int[Tensor, " n"]) -> flo
 
 
 @metric
-def restricted_loss(clock_projection: Float[Tensor, "s c"], labels: Int[Tensor, " pair"],
+def restricted_loss(clock_projection: Float[Tensor, "y c"], labels: Int[Tensor, " pair"],
                     splits: dict[str, Int[Tensor, " n"]], split: Literal["train", "test", "all"] = "test") -> float:
     """Cross-entropy on the split when the logits are replaced by their projection onto the key
-    frequencies' ``cos/sin(w_k(a+b-c))`` directions: ``CE(R[s(a,b)], label)``."""
-    per_sum = -clock_projection.log_softmax(-1).diagonal()  # R depends on the pair only through s
-    return per_sum[labels[splits[split]]].mean().item()
+    frequencies' ``cos/sin(w_k(y-c))`` directions (``y`` the task's answer): ``CE(R[y(a,b)], y)``."""
+    per_answer = -clock_projection.log_softmax(-1).diagonal()  # R depends on the pair only through y
+    return per_answer[labels[splits[split]]].mean().item()
 
 
 @metric
-def excluded_loss_vs_uniform(split_logits: Mapping[str, Float[Tensor, "n p"]], clock_projection: Float[Tensor, "s c"],
+def excluded_loss_vs_uniform(split_logits: Mapping[str, Float[Tensor, "n p"]], clock_projection: Float[Tensor, "y c"],
                              labels: Int[Tensor, " pair"], splits: dict[str, Int[Tensor, " n"]],
                              split: Literal["train", "test", "all"] = "train") -> float:
-    """Cross-entropy on the split with the key frequencies' ``cos/sin(w_k(a+b-c))`` components
-    removed from the logits, as a fraction of the uniform loss ``ln p``:
-    ``CE(logits - R[s(a,b)], label) / ln p``."""
+    """Cross-entropy on the split with the key frequencies' ``cos/sin(w_k(y-c))`` components
+    removed from the logits (``y`` the task's answer), as a fraction of the uniform loss ``ln p``:
+    ``CE(logits - R[y(a,b)], y) / ln p``."""
     total, count = 0.0, 0
     for idx, logits in split_logits.chunks(split):  # streamed: [n, p] is 1.2 GB at p = 1009
         answers = labels[idx]  # per pair in the logits' dtype (float64 took 3.8x as long), summed in float64

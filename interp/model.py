@@ -1,97 +1,75 @@
-"""The one-hidden-layer MLP, its weights, and a forward pass that exposes its hooks.
+"""The architectures a checkpoint may hold, and what is common to all of them.
 
-For inputs ``(a, b)``::
+Each architecture is one module in :mod:`interp.arch` (``mlp``, ``transformer``); this module
+lists them, picks the one a state dict holds, and runs any of them over pairs. A third
+architecture is one new module added to :data:`ARCHITECTURES`.
 
-    hook_embed = W_E[a] + W_E[b]
-    hook_pre   = hook_embed @ W_in
-    hook_post  = relu(hook_pre)
-    logits     = hook_post @ W_U
-
-``p``, ``d_model`` and ``d_mlp`` are read from the weight shapes; nothing here knows a modulus.
+>>> from interp.arch.mlp import MLP
+>>> model = model_from_state_dict(MLP.random(5, 3, 4).state_dict(), "x.pt")
+>>> model.architecture, {k: tuple(v.shape) for k, v in forward(model, torch.tensor([[1, 2]])).items()}
+('mlp', {'hook_pre': (1, 4), 'hook_post': (1, 4), 'logits': (1, 5)})
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-WEIGHT_NAMES = ("W_E", "W_in", "W_U")
-HOOK_NAMES = ("hook_embed", "hook_pre", "hook_post", "logits")
+from interp.arch import mlp, transformer
+from interp.arch.common import ByConstruction
+from interp.errors import CheckpointError
+
+ARCHITECTURES = {module.NAME: module for module in (mlp, transformer)}
+HOOK_NAMES = ("hook_pre", "hook_post", "logits")
 
 
-@dataclass(frozen=True)
-class Weights:
-    """The three weight matrices of the model (no biases).
+class Model(Protocol):
+    """What the claims read of a model (``interp.arch.mlp.MLP``, ``interp.arch.transformer.Transformer``)."""
 
-    >>> w = Weights.random(p=7, d_model=4, d_mlp=5, seed=0)
-    >>> (w.p, w.d_model, w.d_mlp)
-    (7, 4, 5)
-
-    Parameters
-    ----------
-    W_E: ``[p, d_model]`` embedding, shared by both inputs.
-    W_in: ``[d_model, d_mlp]`` hidden layer.
-    W_U: ``[d_mlp, p]`` unembedding.
-    """
-
-    W_E: Float[Tensor, "p d_model"]
-    W_in: Float[Tensor, "d_model d_mlp"]
-    W_U: Float[Tensor, "d_mlp p"]
+    architecture: str
+    by_construction: dict[str, ByConstruction]
 
     @property
-    def p(self) -> int:
-        return self.W_E.shape[0]
-
+    def p(self) -> int: ...
     @property
-    def d_model(self) -> int:
-        return self.W_E.shape[1]
-
+    def d_mlp(self) -> int: ...
     @property
-    def d_mlp(self) -> int:
-        return self.W_in.shape[1]
-
+    def readout(self) -> Float[Tensor, "d_mlp p"]: ...
     @property
-    def W_neur(self) -> Float[Tensor, "p d_mlp"]:
-        """``W_E @ W_in``: the map from a token to its share of the pre-ReLU activations."""
-        return self.W_E @ self.W_in
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {name: getattr(self, name) for name in WEIGHT_NAMES}
-
-    def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> Weights:
-        return Weights(*(getattr(self, n).to(device=device, dtype=dtype) for n in WEIGHT_NAMES))
-
-    @classmethod
-    def random(cls, p: int, d_model: int, d_mlp: int, seed: int = 0) -> Weights:
-        """The training recipe's initialisation: ``manual_seed(seed)``, then ``W_E``, ``W_in``,
-        ``W_U`` in that order, each ``randn / sqrt(fan_in)`` (``d_model`` for ``W_E`` and
-        ``W_in``, ``d_mlp`` for ``W_U``, as in the original notebook)."""
-        gen = torch.Generator().manual_seed(seed)
-        return cls(
-            torch.randn(p, d_model, generator=gen) / d_model**0.5,
-            torch.randn(d_model, d_mlp, generator=gen) / d_model**0.5,
-            torch.randn(d_mlp, p, generator=gen) / d_mlp**0.5,
-        )
+    def embedding(self) -> Float[Tensor, "p d"]: ...
+    @property
+    def W_neur(self) -> Float[Tensor, "p d_mlp"] | None: ...
+    def dims(self) -> dict[str, int]: ...
+    def inputs(self, pairs: Int[Tensor, "pair 2"]) -> tuple[Tensor, Tensor]: ...
+    def hooks(self, x_a: Tensor, x_b: Tensor) -> dict[str, Tensor]: ...
+    def state_dict(self) -> dict[str, Tensor]: ...
+    def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> Model: ...
 
 
-def forward(
-    weights: Weights, pairs: Int[Tensor, "pair 2"]
-) -> dict[str, Float[Tensor, "pair ..."]]:
-    """Run the model on ``pairs`` and return every hook: ``hook_embed``, ``hook_pre``,
-    ``hook_post`` and ``logits``.
+def understood() -> str:
+    """The formats understood, for messages."""
+    return "; or ".join(m.DESCRIPTION for m in ARCHITECTURES.values())
 
-    >>> w = Weights.random(p=5, d_model=3, d_mlp=4)
-    >>> acts = forward(w, torch.tensor([[1, 2], [4, 4]]))
-    >>> {k: tuple(v.shape) for k, v in acts.items()}
-    {'hook_embed': (2, 3), 'hook_pre': (2, 4), 'hook_post': (2, 4), 'logits': (2, 5)}
-    """
-    embed = weights.W_E[pairs[:, 0]] + weights.W_E[pairs[:, 1]]
-    pre = embed @ weights.W_in
-    post = torch.relu(pre)
-    return {"hook_embed": embed, "hook_pre": pre, "hook_post": post, "logits": post @ weights.W_U}
+
+def model_from_state_dict(state: object, where: str) -> Model:
+    """The model a loaded state dict holds, checked strictly by its architecture's module."""
+    if not isinstance(state, dict):
+        raise CheckpointError(where, f"not a state dict: holds a {type(state).__name__}, expected a dict of "
+                              f"tensors: {understood()}")
+    keys = {str(k) for k in state}
+    for module in ARCHITECTURES.values():
+        if module.recognises(keys):
+            return module.MODEL.from_state_dict(state, where)
+    shown = ", ".join(sorted(keys)[:6]) + (", ..." if len(keys) > 6 else "")
+    raise CheckpointError(where, f"not a format this tool reads (keys {shown or 'none'}); understood: {understood()}")
+
+
+def forward(model: Model, pairs: Int[Tensor, "pair 2"]) -> dict[str, Float[Tensor, "pair _"]]:
+    """``hook_pre``, ``hook_post`` and ``logits`` (at the answer position) for ``pairs``."""
+    return model.hooks(*model.inputs(pairs))
 
 
 def cross_entropy(

@@ -1,93 +1,114 @@
-"""The claims report: a JSON file (schema in SPEC, Interface) and the terminal summary table."""
+"""The claims reports: the JSON report (docs/report-schema.md), the terminal summary table and
+the sweep table."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from interp.checkpoint import write_atomic
+from interp.claims import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, format_value
 
+SCHEMA_VERSION = 2
 FAMILY_ORDER = ("accuracy", "wu", "fve", "activations", "weights", "logits", "neurons",
                 "algorithm", "causal", "other")
 
 
-def margin(value: float, op: str, threshold: float) -> float:
-    """How far ``value`` is on the passing side of ``threshold`` (negative: failing).
+def totals(rows: list[dict]) -> dict[str, int]:
+    """Counts of one checkpoint's rows by verdict; ``by_construction`` counts the passing claims
+    that hold by construction (a subset of ``passed``).
 
-    >>> margin(0.9, ">", 0.84), margin(0.5, "<", 1.0), margin(0.99, "==", 1.0)
-    (0.06000000000000005, 0.5, -0.010000000000000009)
+    >>> totals([{"verdict": "PASS", "holds_by_construction": True}, {"verdict": "N/A"}])
+    {'claims': 2, 'passed': 1, 'failed': 0, 'known_failures': 0, 'not_applicable': 1, 'by_construction': 1}
     """
-    if op in (">", ">="):
-        return value - threshold
-    if op in ("<", "<="):
-        return threshold - value
-    return -abs(value - threshold)
+    count = {v: sum(r["verdict"] == v for r in rows) for v in (PASS, FAIL, KNOWN_FAIL, NOT_APPLICABLE)}
+    return {"claims": len(rows), "passed": count[PASS], "failed": count[FAIL], "known_failures": count[KNOWN_FAIL],
+            "not_applicable": count[NOT_APPLICABLE],
+            "by_construction": sum(r["verdict"] == PASS and bool(r.get("holds_by_construction")) for r in rows)}
 
 
 def checkpoint_report(target, rows: list[dict]) -> dict:
-    """One checkpoint's report: identity, shapes, key frequencies and every evaluated claim."""
-    w = target.checkpoint.weights
-    run = target.run
+    """One checkpoint's report: identity, architecture, task, shapes, key frequencies, totals,
+    every evaluated claim, and the claims not defined for its architecture."""
+    ckpt, run = target.checkpoint, target.run
+    ordered = [d["row"] for d in sorted(rows, key=lambda d: d["order"])]
+    evaluated = [r for r in ordered if r["verdict"] != "SKIP"]
     return {
-        "checkpoint": str(target.checkpoint.path),
-        "sha256": target.checkpoint.sha256,
-        "p": w.p, "d_model": w.d_model, "d_mlp": w.d_mlp,
+        "checkpoint": str(ckpt.path),
+        "sha256": ckpt.sha256,
+        **{k: v for k, v in ckpt.model.dims().items()},
+        "architecture": ckpt.model.architecture,
+        "task": target.task,
+        "task_source": target.task_source,
         "key_freqs": run.key_freqs,
         "key_freqs_source": run.key_freqs_source,
-        "claims": [d["row"] for d in sorted(rows, key=lambda d: d["order"])],
+        "totals": totals(evaluated),
+        "claims": evaluated,
+        "not_evaluated": [{"id": r["id"], "reason": r.get("message", "")} for r in ordered if r["verdict"] == "SKIP"],
     }
 
 
 def build_report(state) -> dict:
     reports = [checkpoint_report(t, state.rows.get(t.name, [])) for t in state.targets]
-    return reports[0] if len(reports) == 1 else {"checkpoints": reports}
+    if len(reports) == 1:
+        return {"schema_version": SCHEMA_VERSION, **reports[0]}
+    return {"schema_version": SCHEMA_VERSION, "checkpoints": reports}
 
 
 def write_report(state, path: Path) -> None:
     """Write the JSON report atomically (a temporary file, then a rename)."""
-    text = json.dumps(build_report(state), indent=2) + "\n"
+    text = json.dumps(build_report(state), indent=2, allow_nan=False) + "\n"
     write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def _verdict(row: dict) -> str:
-    if row.get("known_failure"):
-        return "KNOWN-FAIL"
-    verdict = "PASS" if row["passed"] else "FAIL"
-    return verdict + (" (by construction)" if row.get("holds_by_construction") else "")
+    return row["verdict"] + (" (by construction)" if row.get("holds_by_construction") and row["passed"] else "")
 
 
 def summary_lines(state) -> list[str]:
-    """The terminal table: per checkpoint, claims grouped by family, failing claims first."""
+    """The terminal table: per checkpoint, every claim grouped by family, failing claims first, one
+    line each; a failing claim's statement once, under its first failing case, and what went wrong
+    where a row alone does not say it (N/A, drift, a non-finite value)."""
     lines = []
     for target in state.targets:
-        rows = state.rows.get(target.name)
-        if not rows:
+        data = state.rows.get(target.name)
+        if not data:
             continue
-        n_fail = sum(not d["row"]["passed"] for d in rows)
-        lines.append(f"{target.name} (sha256 {target.checkpoint.sha256[:12]}, p={target.checkpoint.weights.p}, "
-                     f"key freqs {target.run.key_freqs} [{target.run.key_freqs_source}]): "
-                     f"{len(rows) - n_fail} of {len(rows)} claims hold")
-        header = f"  {'claim':<28} {'value':>12} {'threshold':>12} {'margin':>10}  verdict"
-        lines.append(header)
-        ranked = sorted(rows, key=lambda d: (d["row"]["passed"], _family_rank(d["family"]), d["order"]))
-        family = None
-        for d in ranked:
-            row = d["row"]
-            group = d["family"] if row["passed"] else f"FAILING: {d['family']}"
-            if group != family:
-                family = group
+        rows = [dict(d["row"], order=d["order"]) for d in data]
+        evaluated = [r for r in rows if r["verdict"] != "SKIP"]
+        t = totals(evaluated)
+        extra = [f"{t[k]} {label}" for k, label in (("failed", "failed"), ("not_applicable", "not applicable"),
+                                                    ("known_failures", "known failures")) if t[k]]
+        skipped = len(rows) - len(evaluated)
+        extra += [f"{skipped} not defined for a {target.checkpoint.model.architecture}"] if skipped else []
+        lines.append(f"{target.name} ({target.checkpoint.model.architecture}, task {target.task}, sha256 "
+                     f"{target.checkpoint.sha256[:12]}, p={target.checkpoint.model.p}, key freqs "
+                     f"{target.run.key_freqs} [{target.run.key_freqs_source}]): {t['passed']} of {t['claims']} "
+                     f"claims hold" + (f"; {', '.join(extra)}" if extra else ""))
+        lines.append(f"  {'claim':<28} {'value':>12} {'threshold':>12} {'margin':>10}  verdict")
+        ranked = sorted(rows, key=lambda r: (r["verdict"] == PASS, r["verdict"] == "SKIP",
+                                             _family_rank(r["family"]), r["order"]))
+        group, explained = None, set()
+        for row in ranked:
+            failing = row["verdict"] not in (PASS, "SKIP")
+            heading = f"FAILING: {row['family']}" if failing else row["family"]
+            if heading != group:
+                group = heading
                 lines.append(f"  -- {group}")
-            m = margin(row["value"], row["op"], row["threshold"]) + 0.0
-            lines.append(f"  {row['id']:<28} {_number(row['value']):>12} {row['op']:>2} {row['threshold']:<9.6g} "
-                         f"{m:>+10.4f}  {_verdict(row)}")
-            if not row["passed"]:
-                lines.append(f"  {'':<28} {d['statement']}")
+            value = "" if row["value"] is None else format_value(row["value"])
+            margin = "" if row["margin"] is None else f"{row['margin'] + 0.0:+.4f}"
+            lines.append(f"  {row['id']:<28} {value:>12} {row['op']:>2} {row['threshold']:<9.6g} "
+                         f"{margin:>10}  {_verdict(row)}")
+            base = row["id"].split("[")[0]
+            if failing and base not in explained:
+                explained.add(base)
+                lines.append(f"  {'':<4}{row['statement']}")
+            reason = row.get("not_applicable") or (row.get("message") if row["verdict"] != PASS else None)
+            if reason and (row["verdict"] != NOT_APPLICABLE or f"n/a:{base}" not in explained):
+                explained.add(f"n/a:{base}")
+                lines.append(f"  {'':<4}{reason}")
     return lines
-
-
-def _number(value: float) -> str:
-    """Six decimals, or scientific notation for values too small to show that way."""
-    return f"{value:.3e}" if value != 0 and abs(value) < 1e-3 else f"{value:.6f}"
 
 
 def _family_rank(family: str) -> int:
@@ -96,7 +117,9 @@ def _family_rank(family: str) -> int:
 
 def sweep_table(state) -> tuple[list[str], list[dict]]:
     """Per checkpoint (in epoch order, else by name) and per claim of the claims file: the worst
-    value over its expanded cases (the smallest margin), whether all of them hold, and how many."""
+    value over its expanded cases (the smallest margin), whether all of them hold, how many, and
+    whether the claim was not applicable there (its measured value is still shown; it does not
+    hold). Claims not defined for a checkpoint's architecture leave the cell empty."""
     claim_ids = [c.id for c in state.claims.claims]
     targets = sorted(state.targets, key=lambda t: (t.epoch is None, t.epoch or 0, t.name))
     table = []
@@ -106,11 +129,12 @@ def sweep_table(state) -> tuple[list[str], list[dict]]:
             continue
         cells = {}
         for claim_id in claim_ids:
-            cases = [d["row"] for d in rows if d["row"]["id"].split("[")[0] == claim_id]
+            cases = [d["row"] for d in rows if d["row"]["id"].split("[")[0] == claim_id and d["row"]["verdict"] != "SKIP"]
             if cases:
-                worst = min(cases, key=lambda r: margin(r["value"], r["op"], r["threshold"]))
-                cells[claim_id] = {"value": worst["value"], "passed": all(r["passed"] for r in cases),
-                                   "n_passed": sum(r["passed"] for r in cases), "n": len(cases)}
+                worst = min(cases, key=lambda r: -math.inf if r["margin"] is None else r["margin"])
+                cells[claim_id] = {"value": worst["value"], "passed": all(r["verdict"] == PASS for r in cases),
+                                   "n_passed": sum(r["verdict"] == PASS for r in cases), "n": len(cases),
+                                   "not_applicable": any(r["verdict"] == NOT_APPLICABLE for r in cases)}
         table.append({"checkpoint": target.name, "epoch": target.epoch, "cells": cells})
     return [c for c in claim_ids if any(c in r["cells"] for r in table)], table
 
@@ -142,14 +166,14 @@ def write_table(state, path: Path) -> None:
         writer.writerow(["checkpoint", "epoch", *(f"{c}{s}" for c in columns for s in ("", " passed"))])
         for r in table:
             writer.writerow([r["checkpoint"], "" if r["epoch"] is None else r["epoch"], *(
-                x for c in columns for x in (
-                    (f"{r['cells'][c]['value']:.6g}", r["cells"][c]["passed"]) if c in r["cells"] else ("", "")))])
+                x for c in columns for x in (_csv_cell(r["cells"][c]) if c in r["cells"] else ("", "")))])
         writer.writerow(["first holds", "", *(x for c in columns for x in (firsts[c], ""))])
         text = buffer.getvalue()
     else:
         def cell(c: dict) -> str:
             count = f" {c['n_passed']}/{c['n']}" if c["n"] > 1 else ""
-            return f"{c['value']:.4g} {'✓' if c['passed'] else '✗'}{count}"
+            mark = "n/a" if c["not_applicable"] else ("✓" if c["passed"] else "✗")
+            return f"{_short(c['value'])} {mark}{count}"
 
         lines = ["| checkpoint | epoch | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
         for r in table:
@@ -157,5 +181,15 @@ def write_table(state, path: Path) -> None:
                 cell(r["cells"][c]) if c in r["cells"] else "" for c in columns) + " |")
         lines.append("| **first holds** | | " + " | ".join(firsts[c] for c in columns) + " |")
         text = "\n".join(lines) + "\n\nEach cell: the claim's worst value over its cases (per key frequency and "
-        text += "term), ✓ if every case holds, and how many hold.\n"
+        text += ("term), ✓ if every case holds, and how many hold; n/a: not applicable, the model does not solve "
+                 "the task (the value is measured, the claim does not hold).\n")
     write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def _short(value: float | None) -> str:
+    return "nan" if value is None else f"{value:.4g}"
+
+
+def _csv_cell(cell: dict) -> tuple[str, str]:
+    return ("" if cell["value"] is None else f"{cell['value']:.6g}",
+            "n/a" if cell["not_applicable"] else str(cell["passed"]))

@@ -1,7 +1,9 @@
 """One cached run of a checkpoint: the model is run once over all ``p*p`` pairs, and every
 quantity derived from it is computed at most once, on first use.
 
-Treat a :class:`Run` as read-only: metrics receive its tensors and must not modify them.
+Nothing here knows the architecture: the model (:mod:`interp.model`) gives the hooks at the
+answer position for any pairs, its neurons' readout and its embedding. Treat a :class:`Run` as
+read-only: metrics receive its tensors and must not modify them.
 """
 
 from __future__ import annotations
@@ -17,26 +19,35 @@ from torch import Tensor
 
 from interp import keyfreqs
 from interp.checkpoint import Checkpoint
-from interp.data import all_pairs, labels, split_indices
+from interp.data import Task, all_pairs, labels, split_indices
 from interp.errors import CheckpointError
 from interp.fourier import TermAccumulator, TermSpectrum, fft2d, fourier_basis
+from interp.model import Model, forward
 
-FORWARD_CALLS = {"count": 0}  # incremented by Run.hook_pre, so tests can prove the model runs once
+FORWARD_CALLS = {"count": 0}  # incremented by the one forward pass, so tests can prove the model runs once
 CHUNK = 1 << 24  # elements per streamed chunk (64 MB in float32)
 
 
-def estimate_run_bytes(p: int, d_model: int, d_mlp: int) -> int:
+def _block_rows(p: int, d_mlp: int) -> int:
+    """Rows ``a`` per streamed block: about :data:`CHUNK` elements of the widest per-pair tensor."""
+    return max(1, CHUNK // (p * max(d_mlp, p)))
+
+
+def estimate_run_bytes(p: int, d_model: int, d_mlp: int, n_heads: int = 0, d_head: int = 0) -> int:
     """Peak memory a :class:`Run` needs, in bytes: ``hook_pre`` over all ``p*p`` pairs in float32
-    (``4 p^2 d_mlp``), per-pair labels, splits, predictions and correct logits (``64 p^2``), and
-    the temporaries of one streamed block of ``n`` pairs (``n (24 d_mlp + 16 p + 8 d_model)``:
-    the post-ReLU block and its float64 copy, the block's logits and their log-softmax (counted
-    as float64), the embeddings). Measured peaks are in docs/performance.md.
+    (``4 p^2 d_mlp``), per-pair labels, splits, predictions and correct logits (``64 p^2``), the
+    logits' streamed Fourier sums (``40 p^2``, float64), and the temporaries of one streamed block
+    of ``n`` pairs, ``n (32 d_mlp + 48 p + 40 d_model + 48 n_heads d_head)``: the block's
+    activations and their float64 sums, its logits and their float64 copies, the inputs and, for a
+    transformer, the keys and values of three positions. Measured peaks: docs/performance.md and
+    ``tests/integration/test_memory_peak.py``.
 
     >>> round(estimate_run_bytes(113, 128, 512) / 1e6)  # MB
-    220
+    242
     """
-    block = p * min(p, max(1, CHUNK // (p * max(d_mlp, p))))
-    return 4 * p * p * d_mlp + 64 * p * p + block * (24 * d_mlp + 16 * p + 8 * d_model)
+    block = p * min(p, _block_rows(p, d_mlp))
+    per_pair = 32 * d_mlp + 48 * p + 40 * d_model + 48 * n_heads * d_head
+    return 4 * p * p * d_mlp + 104 * p * p + block * per_pair
 
 
 def available_memory_bytes() -> int | None:
@@ -56,73 +67,105 @@ def available_memory_bytes() -> int | None:
 
 def check_fits_in_memory(checkpoint: Checkpoint) -> None:
     """Refuse, before allocating, a checkpoint whose run would not fit in available memory."""
-    w = checkpoint.weights
-    need, have = estimate_run_bytes(w.p, w.d_model, w.d_mlp), available_memory_bytes()
+    dims = checkpoint.model.dims()
+    need, have = estimate_run_bytes(**dims), available_memory_bytes()
     if have is not None and need > have:
-        raise CheckpointError(checkpoint.path, f"p={w.p}, d_model={w.d_model}, d_mlp={w.d_mlp} needs about "
-                              f"{need / 1e9:.1f} GB to run, but only {have / 1e9:.1f} GB of memory is available")
+        shape = ", ".join(f"{k}={v}" for k, v in dims.items())
+        raise CheckpointError(checkpoint.path, f"{shape} needs about {need / 1e9:.1f} GB to run, but only "
+                              f"{have / 1e9:.1f} GB of memory is available")
 
 
 @dataclass
 class Run:
-    """A checkpoint, its key frequencies and lazily computed activations and spectra.
+    """A checkpoint, its task, its key frequencies and lazily computed activations and spectra.
 
     Memory stays near one ``[p*p, d_mlp]`` float32 tensor, ``hook_pre`` (2 GB at p = 1009); the
     post-ReLU activations and the logits exist one block of rows ``a`` at a time, and the claims
-    read Fourier terms that cost ``O(p^2 d_mlp)`` (:class:`interp.fourier.TermSpectrum`), not full
-    spectra (docs/performance.md). The full maps (:attr:`post_spectra`, :attr:`pre_energy`,
-    :attr:`post_energy`, :attr:`logit_energy`) stay available, computed on first use.
+    read Fourier terms that cost ``O(p^2 (d_mlp + p))`` (:class:`interp.fourier.TermSpectrum`),
+    not full spectra (docs/performance.md). The full maps (:attr:`post_spectra`,
+    :attr:`pre_energy`, :attr:`post_energy`, :attr:`logit_energy`) stay available, computed on
+    first use.
 
-    >>> from interp.model import Weights
-    >>> from interp.checkpoint import Checkpoint
+    >>> from interp.arch.mlp import MLP
     >>> from pathlib import Path
-    >>> run = Run(Checkpoint(Path("toy.pt"), "0" * 64, Weights.random(7, 4, 8)))
-    >>> tuple(run.hook_post.shape), tuple(run.logits.shape)
-    ((49, 8), (49, 7))
+    >>> run = Run(Checkpoint(Path("toy.pt"), "0" * 64, MLP.random(7, 4, 8)))
+    >>> tuple(run.hook_post.shape), tuple(run.logits.shape), run.architecture, run.task
+    ((49, 8), (49, 7), 'mlp', 'add')
     """
 
     checkpoint: Checkpoint
     given_key_freqs: list[int] | None = None
     device: str = "cpu"
+    task: Task = "add"
 
     # -- the model -------------------------------------------------------------------------------
     @property
-    def weights(self):
-        return self.checkpoint.weights
+    def model(self) -> Model:
+        return self.checkpoint.model
+
+    @property
+    def architecture(self) -> str:
+        return self.model.architecture
 
     @cached_property
-    def _w(self):
-        """The weights on the compute device."""
-        return self.weights.to(self.device)
+    def _m(self) -> Model:
+        """The model on the compute device."""
+        return self.model.to(self.device)
 
     @property
     def p(self) -> int:
-        return self.weights.p
+        return self.model.p
 
-    def _pair_chunks(self) -> Iterator[slice]:
-        n = self.p * self.p
-        step = max(1, CHUNK // max(self.weights.d_mlp, self.p))
-        for start in range(0, n, step):
-            yield slice(start, min(n, start + step))
+    def _a_chunks(self) -> Iterator[tuple[int, slice]]:
+        """Blocks of whole rows ``a`` (all ``b``): ``(a0, slice of their pairs)``."""
+        p, step = self.p, _block_rows(self.p, self.model.d_mlp)
+        for a0 in range(0, p, step):
+            yield a0, slice(a0 * p, min(p, a0 + step) * p)
+
+    def forward(self, idx: Int[Tensor, " n"]) -> dict[str, Tensor]:
+        """Every hook for the pairs ``idx`` (on the compute device)."""
+        with torch.no_grad():
+            return forward(self._m, all_pairs(self.p)[idx].to(self.device))
 
     @cached_property
-    def hook_pre(self) -> Float[Tensor, "pair d_mlp"]:
-        """``(W_E[a] + W_E[b]) @ W_in`` over all pairs: the one forward pass (the later hooks are
-        cheap functions of it)."""
+    def _pass(self) -> dict:
+        """The one forward pass, over blocks of rows ``a``: ``hook_pre`` is kept; per block, the
+        Fourier terms of pre-ReLU, post-ReLU and logits (:class:`interp.fourier.TermSpectrum`),
+        argmax and correct-class logit per pair, and the logits summed over the pairs of each
+        answer ``y`` (float64). Post-ReLU activations and logits exist one block at a time."""
         FORWARD_CALLS["count"] += 1
-        w, pairs = self._w, all_pairs(self.p).to(self.device)
-        pre = torch.empty(self.p * self.p, w.d_mlp, dtype=w.W_in.dtype, device=self.device)
+        p, d_mlp = self.p, self.model.d_mlp
+        labels_ = self.labels.to(self.device)
+        pre_all = None
+        pre_acc = TermAccumulator(p, d_mlp, self.device, products=False)
+        post_acc = TermAccumulator(p, d_mlp, self.device)
+        logit_acc = TermAccumulator(p, p, self.device)
+        predictions = torch.empty(p * p, dtype=torch.long)
+        correct = torch.empty(p * p, dtype=torch.float64)
+        pairs = all_pairs(p)
         with torch.no_grad():
-            for rows in self._pair_chunks():
-                chunk = pairs[rows]
-                pre[rows] = (w.W_E[chunk[:, 0]] + w.W_E[chunk[:, 1]]) @ w.W_in
-        return pre
+            for a0, rows in self._a_chunks():
+                hooks = forward(self._m, pairs[rows].to(self.device))
+                pre, post, logits = hooks["hook_pre"], hooks["hook_post"], hooks["logits"]
+                if pre_all is None:
+                    pre_all = torch.empty(p * p, d_mlp, dtype=pre.dtype, device=self.device)
+                pre_all[rows] = pre
+                pre_acc.add(a0, pre.reshape(-1, p, d_mlp))
+                post_acc.add(a0, post.reshape(-1, p, d_mlp))
+                predictions[rows] = logits.max(-1).indices.cpu()  # the first maximum, as argmax; 4x faster here
+                correct[rows] = logits.gather(-1, labels_[rows, None])[:, 0].double().cpu()
+                logit_acc.add(a0, logits.reshape(-1, p, p))
+        by_answer = {"add": logit_acc.by_sum, "sub": logit_acc.by_diff}[self.task]
+        return {"hook_pre": pre_all, "predictions": predictions, "correct": correct,
+                "by_answer": by_answer.cpu(), "post_mean": (post_acc.cols.sum(0) / (p * p)).to(pre_all.dtype),
+                "pre_terms": _to_cpu(pre_acc.finish()), "post_terms": _to_cpu(post_acc.finish()),
+                "logit_terms": _to_cpu(logit_acc.finish())}
 
     @property
-    def hook_embed(self) -> Float[Tensor, "pair d_model"]:
-        """``W_E[a] + W_E[b]`` (computed on each access; the metrics do not use it)."""
-        pairs = all_pairs(self.p).to(self.device)
-        return self._w.W_E[pairs[:, 0]] + self._w.W_E[pairs[:, 1]]
+    def hook_pre(self) -> Float[Tensor, "pair d_mlp"]:
+        """The MLP's pre-ReLU activations (at the answer position) over all pairs, from the one
+        forward pass."""
+        return self._pass["hook_pre"]
 
     @property
     def hook_post(self) -> Float[Tensor, "pair d_mlp"]:
@@ -131,74 +174,35 @@ class Run:
 
     @property
     def logits(self) -> Float[Tensor, "pair p"]:
-        """``hook_post @ W_U`` over all pairs (computed on each access; ``[p*p, p]`` is 4 GB at
-        p = 1009, so metrics use the streamed summaries instead)."""
-        return self.hook_post @ self._w.W_U
+        """The logits over all pairs (computed on each access; ``[p*p, p]`` is 4 GB at p = 1009, so
+        metrics use the streamed summaries instead)."""
+        return self.logits_of(self.splits["all"])
 
     def logits_of(self, idx: Int[Tensor, " n"]) -> Float[Tensor, "n p"]:
-        """Logits of the pairs ``idx`` only."""
-        return torch.relu(self.hook_pre[idx.to(self.device)]) @ self._w.W_U
-
-    def _a_chunks(self) -> Iterator[tuple[int, slice]]:
-        """Blocks of whole rows ``a`` (all ``b``): ``(a0, slice of their pairs)``."""
-        p = self.p
-        step = max(1, CHUNK // (p * max(self.weights.d_mlp, p)))
-        for a0 in range(0, p, step):
-            yield a0, slice(a0 * p, min(p, a0 + step) * p)
-
-    @cached_property
-    def _logit_pass(self) -> dict[str, Tensor]:
-        """The one streamed pass after the forward, over blocks of rows ``a``: the Fourier terms
-        of pre-ReLU, post-ReLU and logits (:class:`interp.fourier.TermSpectrum`), argmax and
-        correct-class logit per pair, and the logits summed over the pairs of each
-        ``s = (a+b) mod p`` (float64). The logits exist one block at a time."""
-        p, d_mlp, w, labels_ = self.p, self.weights.d_mlp, self._w, self.labels.to(self.device)
-        pre_acc = TermAccumulator(p, d_mlp, self.device, products=False)
-        post_acc = TermAccumulator(p, d_mlp, self.device)
-        predictions = torch.empty(p * p, dtype=torch.long)
-        correct = torch.empty(p * p, dtype=torch.float64)
-        logit_sum = torch.zeros(p, dtype=torch.float64, device=self.device)
-        logit_sumsq = torch.zeros(p, dtype=torch.float64, device=self.device)
-        with torch.no_grad():
-            for a0, rows in self._a_chunks():
-                pre = self.hook_pre[rows]
-                pre_acc.add(a0, pre.reshape(-1, p, d_mlp))
-                post = torch.relu(pre)
-                post_acc.add(a0, post.reshape(-1, p, d_mlp))
-                chunk = post @ w.W_U
-                predictions[rows] = chunk.max(-1).indices.cpu()  # the first maximum, as argmax; 4x faster here
-                correct[rows] = chunk.gather(-1, labels_[rows, None])[:, 0].double().cpu()
-                logit_sum += chunk.sum(0).double()
-                logit_sumsq += chunk.square_().sum(0).double()  # in place: the chunk's last use
-        post_terms = post_acc.finish()
-        logit_total = logit_sumsq - logit_sum.pow(2) / (p * p)  # centered, per class
-        return {"predictions": predictions, "correct": correct,
-                "by_sum": (post_acc.by_sum @ w.W_U.double()).cpu(),  # sum of logits = (sum of post) @ W_U
-                "post_mean": (post_acc.cols.sum(0) / (p * p)).to(w.W_U.dtype),
-                "pre_terms": _to_cpu(pre_acc.finish()), "post_terms": _to_cpu(post_terms),
-                "logit_terms": _to_cpu(post_terms.map(w.W_U, logit_total))}
+        """Logits of the pairs ``idx`` only (a forward pass over them)."""
+        return self.forward(idx)["logits"]
 
     @property
     def pre_terms(self) -> TermSpectrum:
         """The linear terms and total of ``fft2d(pre - mean(pre))`` per neuron (no products)."""
-        return self._logit_pass["pre_terms"]
+        return self._pass["pre_terms"]
 
     @property
     def post_terms(self) -> TermSpectrum:
         """The linear terms, same-frequency products and total of ``fft2d(post - mean(post))``
         per neuron: what :attr:`post_energy` holds for the claims, in ``O(p^2 d_mlp)``."""
-        return self._logit_pass["post_terms"]
+        return self._pass["post_terms"]
 
     @property
     def logit_terms(self) -> TermSpectrum:
-        """The same terms of ``fft2d(logits - mean(logits))`` per class: ``post_terms`` read
-        through ``W_U`` (fft2d is linear), the total from the logits' centered sum of squares."""
-        return self._logit_pass["logit_terms"]
+        """The same terms of ``fft2d(logits - mean(logits))`` per class."""
+        return self._pass["logit_terms"]
 
     # -- data ------------------------------------------------------------------------------------
     @cached_property
     def labels(self) -> Int[Tensor, " pair"]:
-        return labels(all_pairs(self.p), self.p)
+        """The task's answer per pair: ``(a + b) mod p`` or ``(a - b) mod p``."""
+        return labels(all_pairs(self.p), self.p, self.task)
 
     @cached_property
     def splits(self) -> dict[str, Int[Tensor, " n"]]:
@@ -209,7 +213,7 @@ class Run:
     @property
     def predictions(self) -> Int[Tensor, " pair"]:
         """``argmax(logits)`` per pair."""
-        return self._logit_pass["predictions"]
+        return self._pass["predictions"]
 
     @cached_property
     def split_logits(self) -> SplitLogits:
@@ -219,31 +223,43 @@ class Run:
     # -- Fourier views ---------------------------------------------------------------------------
     @cached_property
     def basis(self) -> Float[Tensor, "p p"]:
-        return fourier_basis(self.p, self.weights.W_U.dtype)
+        return fourier_basis(self.p, self.model.readout.dtype)
 
     @cached_property
-    def wu_fourier(self) -> Float[Tensor, "d_mlp p"]:
-        """``US = W_U @ F.T``: W_U's output axis in the Fourier basis."""
-        return self.weights.W_U @ self.basis.T
+    def readout(self) -> Float[Tensor, "d_mlp p"]:
+        """What each neuron adds to each logit: ``W_U`` (MLP), ``W_out @ W_U`` (transformer)."""
+        return self.model.readout
 
     @cached_property
-    def wneur_fourier(self) -> Float[Tensor, "p d_mlp"]:
-        """``F @ W_neur`` with ``W_neur = W_E @ W_in``: the token axis in the Fourier basis."""
-        return self.basis @ self.weights.W_neur
+    def readout_fourier(self) -> Float[Tensor, "d_mlp p"]:
+        """``US = readout @ F.T``: the readout's output axis in the Fourier basis."""
+        return self.readout @ self.basis.T
+
+    @cached_property
+    def wneur_fourier(self) -> Float[Tensor, "p d_mlp"] | None:
+        """``F @ W_neur``, the token-to-neuron map in the Fourier basis; None where the model has
+        no such map (a transformer: attention sits between the embedding and the neurons)."""
+        w_neur = self.model.W_neur
+        return None if w_neur is None else self.basis @ w_neur
+
+    @cached_property
+    def embedding_fourier(self) -> Float[Tensor, "p d_model"]:
+        """``F @ W_E`` over the number tokens: the embedding's token axis in the Fourier basis."""
+        return self.basis @ self.model.embedding
 
     @cached_property
     def key_freqs(self) -> list[int]:
-        """The given key frequencies, else those of ``W_U`` by :mod:`interp.keyfreqs`' rule."""
+        """The given key frequencies, else the readout's by :mod:`interp.keyfreqs`' rule."""
         if self.given_key_freqs is not None:
             return list(self.given_key_freqs)
-        return keyfreqs.key_frequencies(self.wu_fourier.T)
+        return keyfreqs.key_frequencies(self.readout_fourier.T)
 
     @property
     def key_freqs_source(self) -> str:
         return "auto" if self.given_key_freqs is None else "given"
 
     def _neuron_chunks(self) -> Iterator[slice]:
-        d_mlp = self.weights.d_mlp
+        d_mlp = self.model.d_mlp
         step = max(1, CHUNK // (self.p * self.p) * 16)
         for start in range(0, d_mlp, step):
             yield slice(start, min(d_mlp, start + step))
@@ -263,9 +279,8 @@ class Run:
     @cached_property
     def post_spectra(self) -> Float[Tensor, "p p d_mlp"]:
         """``fft2d(post - mean(post))`` per neuron: the centered post-ReLU activations in the 2D
-        Fourier basis (streamed over neurons, kept: every post-ReLU and logit view derives from
-        it, the logits' through ``fft2d(logits - mean) = post_spectra @ W_U``)."""
-        out = torch.empty(self.p, self.p, self.weights.d_mlp, dtype=self.hook_pre.dtype, device=self.device)
+        Fourier basis (streamed over neurons, kept: figures read single neurons from it)."""
+        out = torch.empty(self.p, self.p, self.model.d_mlp, dtype=self.hook_pre.dtype, device=self.device)
         for cols in self._neuron_chunks():
             out[..., cols] = fft2d(self._centered_grid(torch.relu(self.hook_pre[:, cols])))
         return out
@@ -282,27 +297,29 @@ class Run:
     @cached_property
     def readout_spectra(self) -> ReadoutSpectra:
         """Per frequency ``k``: ``fft2d(post @ US[:, [2k-1, 2k]])``, shape ``[p, p, 2]`` (sin, cos):
-        the 2D spectrum of the neurons read along W_U's sin k and cos k directions (the readouts
-        streamed over blocks of rows, then one small fft2d; all key frequencies on first use)."""
+        the 2D spectrum of the neurons read along the readout's sin k and cos k directions (the
+        readouts streamed over blocks of rows, then one small fft2d; all key frequencies on first
+        use)."""
         return ReadoutSpectra(self)
 
     @cached_property
     def logit_energy(self) -> Float[Tensor, "p p"]:
         """``sum_c fft2d(logits - mean(logits))[i, j, c]^2``: 2D Fourier energy of the centered
-        logits, summed over output classes (float64). Since ``fft2d(logits - mean) =
-        post_spectra @ W_U``, it is ``sum_n,m S[i,j,n] (W_U W_U^T)[n,m] S[i,j,m]``."""
-        gram = self._w.W_U.double() @ self._w.W_U.double().T
-        energy = torch.empty(self.p * self.p, dtype=torch.float64)
-        flat = self.post_spectra.reshape(self.p * self.p, -1)
-        for rows in self._pair_chunks():
-            s = flat[rows].double()
-            energy[rows] = ((s @ gram) * s).sum(-1).cpu()
-        return energy.reshape(self.p, self.p)
+        logits, summed over output classes (float64; for figures). Streamed over blocks of
+        classes, each from a forward pass over all pairs: one pass up to p = 256, more above."""
+        p = self.p
+        energy = torch.zeros(p, p, dtype=torch.float64)
+        step = max(1, CHUNK // (p * p))
+        for c0 in range(0, p, step):
+            cols = slice(c0, min(p, c0 + step))
+            block = torch.cat([self.logits_of(self.splits["all"][rows])[:, cols] for _, rows in self._a_chunks()])
+            energy += fft2d(self._centered_grid(block)).double().pow(2).sum(-1).cpu()
+        return energy
 
     @property
     def post_mean(self) -> Float[Tensor, " d_mlp"]:
         """Mean post-ReLU activation of each neuron over all pairs (on the compute device)."""
-        return self._logit_pass["post_mean"]
+        return self._pass["post_mean"]
 
     # -- beyond the seed: neurons, the correct logit, the clock projection ------------------------
     @property
@@ -315,25 +332,26 @@ class Run:
 
     @property
     def correct_logits(self) -> Float[Tensor, " pair"]:
-        """The logit of the correct class ``(a + b) mod p``, per pair (float64)."""
-        return self._logit_pass["correct"]
+        """The logit of the correct class (the task's answer), per pair (float64)."""
+        return self._pass["correct"]
 
     @cached_property
-    def clock_projection(self) -> Float[Tensor, "s c"]:
-        """The logits projected onto the unit directions ``cos(w_k(a+b-c))`` and
-        ``sin(w_k(a+b-c))``, k in the key frequencies, over all pairs and classes. Those
-        directions depend on the pair only through ``s = (a+b) mod p``, so the projection is a
-        ``[s, c]`` table: ``R = sum_d <logits, D_d> / ||D_d||^2 * D_d`` (float64)."""
+    def clock_projection(self) -> Float[Tensor, "y c"]:
+        """The logits projected onto the unit directions ``cos(w_k(y - c))`` and
+        ``sin(w_k(y - c))``, k in the key frequencies, over all pairs and classes, with ``y`` the
+        task's answer (``a + b`` or ``a - b`` mod p). Those directions depend on the pair only
+        through ``y``, so the projection is a ``[y, c]`` table:
+        ``R = sum_D <logits, D> / ||D||^2 * D`` (float64)."""
         p = self.p
-        by_sum = self._logit_pass["by_sum"]
+        by_answer = self._pass["by_answer"]
         x = torch.arange(p, dtype=torch.float64)
         diff = x[:, None] - x[None, :]
         table = torch.zeros(p, p, dtype=torch.float64)
         for k in self.key_freqs:
             for trig in (torch.cos, torch.sin):
                 direction = trig(2 * torch.pi * k / p * diff)
-                # each s is hit by p pairs, so ||D||^2 over pairs and classes is p * sum(direction^2)
-                table += (by_sum * direction).sum() / (p * direction.pow(2).sum()) * direction
+                # each y is hit by p pairs, so ||D||^2 over pairs and classes is p * sum(direction^2)
+                table += (by_answer * direction).sum() / (p * direction.pow(2).sum()) * direction
         return table
 
 
@@ -375,7 +393,7 @@ class ReadoutSpectra(Mapping[int, Tensor]):
     def _fill(self, freqs: list[int]) -> None:
         run, p = self._run, self._run.p
         cols = [r for k in freqs for r in (2 * k - 1, 2 * k)]
-        directions = run.wu_fourier[:, cols].to(run.device)
+        directions = run.readout_fourier[:, cols].to(run.device)
         readout = torch.empty(p * p, len(cols), dtype=directions.dtype, device=run.device)
         for _, rows in run._a_chunks():
             readout[rows] = torch.relu(run.hook_pre[rows]) @ directions

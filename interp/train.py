@@ -1,11 +1,20 @@
-"""Train the modular-addition MLP with the original notebook's recipe.
+"""Train a model on modular addition or subtraction with a published recipe.
 
-Full-batch AdamW (lr 1e-3, weight decay 1.0, betas (0.9, 0.95)) on the 30% train split, float64
-cross-entropy, ``manual_seed(seed)`` before initialising ``W_E``, ``W_in``, ``W_U``.
+Both recipes are full-batch AdamW (lr 1e-3, weight decay 1.0) on the 30% train split, float64
+cross-entropy:
+
+* ``--arch mlp`` (default), the seed notebook's: betas (0.9, 0.95); ``manual_seed(seed)``, then
+  ``W_E``, ``W_in``, ``W_U`` each ``randn / sqrt(fan_in)``.
+* ``--arch transformer``, Nanda et al. 2023's: a 1-layer transformer with d_model 128, 4 heads of
+  32, d_mlp 512, ReLU, no LayerNorm; betas (0.9, 0.98); TransformerLens's initialisation; the
+  biases stay at zero (not trained). Saved as TransformerLens state dicts.
+
+``--task add`` (default) learns ``(a + b) mod p``; ``--task sub`` learns ``(a - b) mod p``.
 
 Example::
 
     python -m interp.train --p 113 --epochs 50000 --out runs/p113 --save-at 0,800,2500,50000
+    python -m interp.train --arch transformer --task sub --epochs 25000 --out runs/sub
 
 writes ``runs/p113/epoch050000.pt`` (the weights), ``epoch050000.json`` (hyperparameters, epoch,
 losses, accuracies, torch version, sha256) and ``epoch050000.optim.pt`` (the optimizer state, for
@@ -23,15 +32,20 @@ from pathlib import Path
 
 import torch
 
+from interp.arch.mlp import MLP
+from interp.arch.transformer import Transformer
 from interp.checkpoint import load_checkpoint, save_checkpoint, write_atomic
-from interp.data import all_pairs, labels, split_indices
+from interp.data import TASKS, all_pairs, labels, split_indices
 from interp.errors import InterpError, OptionError
-from interp.model import Weights, cross_entropy, forward
+from interp.model import cross_entropy, forward
+
+BETA2 = {"mlp": 0.95, "transformer": 0.98}
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """Hyperparameters of one training run (all recorded in each checkpoint's metadata)."""
+    """Hyperparameters of one training run (all recorded in each checkpoint's metadata).
+    ``n_heads`` and ``d_head`` apply to the transformer only."""
 
     p: int = 113
     d_model: int = 128
@@ -42,6 +56,15 @@ class Recipe:
     beta1: float = 0.9
     beta2: float = 0.95
     train_fraction: float = 0.3
+    arch: str = "mlp"
+    task: str = "add"
+    n_heads: int = 4
+    d_head: int = 32
+
+    def initial_model(self) -> MLP | Transformer:
+        if self.arch == "transformer":
+            return Transformer.random(self.p, self.d_model, self.n_heads, self.d_head, self.d_mlp, self.seed)
+        return MLP.random(self.p, self.d_model, self.d_mlp, self.seed)
 
 
 def checkpoint_stem(epoch: int) -> str:
@@ -54,23 +77,26 @@ class Trainer:
     def __init__(self, recipe: Recipe) -> None:
         self.recipe = recipe
         pairs = all_pairs(recipe.p)
-        answers = labels(pairs, recipe.p)
+        answers = labels(pairs, recipe.p, recipe.task)
         train, test = split_indices(recipe.p, recipe.train_fraction)
         self.splits = {"train": (pairs[train], answers[train]), "test": (pairs[test], answers[test])}
-        init = Weights.random(recipe.p, recipe.d_model, recipe.d_mlp, recipe.seed)
-        self.params = [t.clone().requires_grad_(True) for t in (init.W_E, init.W_in, init.W_U)]
+        init = recipe.initial_model()
+        self._cls = type(init)
+        # every weight is trained; the transformer's biases stay at zero, as in Nanda et al.
+        self.params = {name: t.clone().requires_grad_(not name.startswith("b_"))
+                       for name, t in init.tensors().items()}
         self.optimizer = torch.optim.AdamW(
-            self.params, lr=recipe.lr, weight_decay=recipe.weight_decay,
-            betas=(recipe.beta1, recipe.beta2))
+            [t for t in self.params.values() if t.requires_grad], lr=recipe.lr,
+            weight_decay=recipe.weight_decay, betas=(recipe.beta1, recipe.beta2))
         self.epoch = 0
 
     @property
-    def weights(self) -> Weights:
-        return Weights(*(t.detach() for t in self.params))
+    def weights(self) -> MLP | Transformer:
+        return self._cls(**{name: t.detach() for name, t in self.params.items()})
 
     def step(self) -> float:
         pairs, answers = self.splits["train"]
-        loss = cross_entropy(forward(Weights(*self.params), pairs)["logits"], answers)
+        loss = cross_entropy(forward(self._cls(**self.params), pairs)["logits"], answers)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -100,6 +126,8 @@ class Trainer:
             "checkpoint": path.name,
             "sha256": load_checkpoint(path).sha256,
             "optimizer_state": optim_path.name,
+            "architecture": self.recipe.arch,
+            "task": self.recipe.task,
             "recipe": asdict(self.recipe),
             **self.evaluate(),
             "torch_version": torch.__version__,
@@ -121,10 +149,10 @@ class Trainer:
         if Recipe(**meta["recipe"]) != self.recipe:
             raise OptionError(path, f"cannot resume: it was trained with {meta['recipe']}, "
                               f"not {asdict(self.recipe)}")
-        weights = load_checkpoint(path).weights
+        saved = load_checkpoint(path).model.tensors()
         with torch.no_grad():
-            for param, value in zip(self.params, (weights.W_E, weights.W_in, weights.W_U), strict=True):
-                param.copy_(value)
+            for name, param in self.params.items():
+                param.copy_(saved[name])
         state = torch.load(optim_path, map_location="cpu", weights_only=True)
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
@@ -143,9 +171,15 @@ def parse_epochs(text: str) -> list[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m interp.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arch", choices=("mlp", "transformer"), default="mlp",
+                        help="the seed's MLP, or Nanda et al.'s 1-layer transformer (default %(default)s)")
+    parser.add_argument("--task", choices=TASKS, default="add",
+                        help="(a + b) mod p or (a - b) mod p (default %(default)s)")
     parser.add_argument("--p", type=int, default=Recipe.p, help="modulus (default %(default)s)")
     parser.add_argument("--d-model", type=int, default=Recipe.d_model)
     parser.add_argument("--d-mlp", type=int, default=Recipe.d_mlp)
+    parser.add_argument("--n-heads", type=int, default=Recipe.n_heads, help="transformer only")
+    parser.add_argument("--d-head", type=int, default=Recipe.d_head, help="transformer only")
     parser.add_argument("--epochs", type=int, default=50_000, help="train until this epoch")
     parser.add_argument("--seed", type=int, default=Recipe.seed, help="initialisation seed")
     parser.add_argument("--out", type=Path, required=True, help="run directory")
@@ -176,7 +210,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.p < 3:
         raise OptionError("--p", f"must be >= 3, got {args.p}")
-    recipe = Recipe(p=args.p, d_model=args.d_model, d_mlp=args.d_mlp, seed=args.seed)
+    recipe = Recipe(p=args.p, d_model=args.d_model, d_mlp=args.d_mlp, seed=args.seed, arch=args.arch,
+                    task=args.task, n_heads=args.n_heads, d_head=args.d_head, beta2=BETA2[args.arch])
     trainer = Trainer(recipe)
     if args.resume:
         trainer.resume(args.resume)

@@ -1,0 +1,1 @@
+"""One module per architecture (see :mod:`interp.arch.common` for what each provides)."""
