@@ -205,7 +205,7 @@ def distance_irrelevance(correct_logits: Float[Tensor, " pair"], task: Literal["
     (clock); near 0: it depends on it (pizza).
 
     >>> a, b = torch.arange(5).repeat_interleave(5), torch.arange(5).repeat(5)
-    >>> distance_irrelevance(torch.cos((a + b) % 5 * 1.0), "add"), distance_irrelevance(((a - b) % 5) * 1.0, "add")
+    >>> round(distance_irrelevance(torch.cos((a + b) % 5 * 1.0), "add"), 6), distance_irrelevance((a - b) % 5 * 1.0, "add")
     (1.0, 0.0)
     """
     p = math.isqrt(len(correct_logits))

@@ -17,12 +17,12 @@ import math
 
 import torch
 
-from interp.model import Weights
+from interp.arch.mlp import MLP
 
 DEFECTS = ("none", "readout_removed", "phases_collapsed", "embedding_noise")
 
 
-def planted_clock(p: int, freqs: list[int], d_mlp: int, defect: str = "none", seed: int = 0) -> Weights:
+def planted_clock(p: int, freqs: list[int], d_mlp: int, defect: str = "none", seed: int = 0) -> MLP:
     """Build a clock model; ``d_mlp`` is split evenly over the frequencies (at least 8 each).
 
     >>> w = planted_clock(p=13, freqs=[2, 5], d_mlp=32)
@@ -63,4 +63,4 @@ def planted_clock(p: int, freqs: list[int], d_mlp: int, defect: str = "none", se
     if defect == "embedding_noise":
         gen = torch.Generator().manual_seed(seed)
         W_E += torch.randn(p, d_model, generator=gen, dtype=torch.float64)
-    return Weights(W_E.float(), W_in.float(), (W_U * 4.0).float())
+    return MLP(W_E.float(), W_in.float(), (W_U * 4.0).float())

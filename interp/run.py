@@ -43,7 +43,7 @@ def estimate_run_bytes(p: int, d_model: int, d_mlp: int, n_heads: int = 0, d_hea
     ``tests/integration/test_memory_peak.py``.
 
     >>> round(estimate_run_bytes(113, 128, 512) / 1e6)  # MB
-    242
+    371
     """
     block = p * min(p, _block_rows(p, d_mlp))
     per_pair = 32 * d_mlp + 48 * p + 40 * d_model + 48 * n_heads * d_head

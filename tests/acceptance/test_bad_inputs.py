@@ -18,9 +18,9 @@ import pytest
 import torch
 
 from interp.checkpoint import load_checkpoint, save_checkpoint, sha256_of
-from interp.model import Weights
+from interp.arch.mlp import MLP
 
-GOOD = Weights.random(13, 4, 8, seed=0).state_dict()
+GOOD = MLP.random(13, 4, 8, seed=0).state_dict()
 
 
 def saved(obj) -> Callable[[Path], Path]:
@@ -38,7 +38,7 @@ def written(data: bytes) -> Callable[[Path], Path]:
 
 
 def truncated(path: Path) -> Path:
-    save_checkpoint(Weights(**GOOD), path)
+    save_checkpoint(MLP(**GOOD), path)
     path.write_bytes(path.read_bytes()[:2000])
     return path
 
@@ -68,9 +68,10 @@ BAD_CHECKPOINTS = {  # case: (how to make it, words the one-line error must cont
     "NaN weight": (saved(replaced(W_in=torch.full((4, 8), math.nan))), "W_in holds NaN or Inf"),
     "Inf weight": (saved(replaced(W_U=torch.full((8, 13), math.inf))), "W_U holds NaN or Inf"),
     "integer dtype": (saved(replaced(W_E=torch.ones(13, 4, dtype=torch.int64))), "W_E has dtype torch.int64"),
-    "p below 3": (saved(Weights.random(2, 4, 8).state_dict()), "p=2 is too small"),
-    "empty dimension": (saved(replaced(W_E=torch.zeros(13, 0), W_in=torch.zeros(0, 8))), "d_model=0: the weights"),
-    "activations too big": (saved(Weights.random(300_000, 1, 1).state_dict()), "GB to run, but only"),
+    "p below 3": (saved(MLP.random(2, 4, 8).state_dict()), "p=2 is too small"),
+    "empty dimension": (saved(replaced(W_E=torch.zeros(13, 0), W_in=torch.zeros(0, 8))),
+                        "W_E, W_in empty: the weights need every dimension >= 1"),
+    "activations too big": (saved(MLP.random(300_000, 1, 1).state_dict()), "GB to run, but only"),
 }
 
 
@@ -89,7 +90,7 @@ def assert_clean_error(result, *words: str) -> None:
 def test_bad_checkpoint_gets_one_clean_line(pytester, case):
     make, problem = BAD_CHECKPOINTS[case]
     path = make(pytester.path / "model.pt")
-    result = pytester.runpytest_inprocess("--checkpoint", str(path), "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(f"--checkpoint={path}", "-p", "no:cacheprovider")
     assert_clean_error(result, str(path), problem)
 
 
@@ -132,16 +133,16 @@ def test_malicious_pickle_runs_nothing(pytester, tmp_path, kind):
     """The real command line, in a subprocess, on a checkpoint whose reduce hook creates a file."""
     target, path = tmp_path / "pwned", pytester.path / "evil.pt"
     PLANTS[kind](path, target)
-    result = pytester.runpytest_subprocess("--checkpoint", str(path), "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(f"--checkpoint={path}", "-p", "no:cacheprovider")
     assert not target.exists()
     assert_clean_error(result, str(path), "not a plain tensor state dict", ".system", "nothing from the file was run")
 
 
 def test_a_run_never_modifies_the_checkpoint(pytester):
     path = pytester.path / "model.pt"
-    save_checkpoint(Weights.random(13, 4, 8), path)
+    save_checkpoint(MLP.random(13, 4, 8), path)
     before = sha256_of(path), path.stat().st_mtime_ns
-    pytester.runpytest_inprocess("--checkpoint", str(path), "-p", "no:cacheprovider")
+    pytester.runpytest_inprocess(f"--checkpoint={path}", "-p", "no:cacheprovider")
     assert (sha256_of(path), path.stat().st_mtime_ns) == before
 
 
@@ -150,7 +151,7 @@ def test_half_precision_weights_are_computed_in_float32(pytester, dtype):
     path = pytester.path / "half.pt"
     torch.save({k: v.to(dtype) for k, v in GOOD.items()}, path)
     report = pytester.path / "r.json"
-    result = pytester.runpytest_inprocess("--checkpoint", str(path), "--claims-report", str(report),
+    result = pytester.runpytest_inprocess(f"--checkpoint={path}", "--claims-report", str(report),
                                           "-p", "no:cacheprovider")
     assert result.ret == 1  # random weights: claims fail, but the suite runs
     assert report.exists()
@@ -183,7 +184,7 @@ def test_bad_claims_file_gets_one_clean_line(pytester, reference_path, case):
     text, problem = BAD_CLAIMS[case]
     path = pytester.path / "claims.yaml"
     path.write_text(text)
-    result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), "--claims", str(path),
+    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "--claims", str(path),
                                           "-p", "no:cacheprovider")
     assert_clean_error(result, str(path), problem)
 
@@ -205,7 +206,7 @@ def test_bad_option_fails_before_the_model_runs(pytester, reference_path, case):
 
     args, problem = BAD_OPTIONS[case]
     before = run_module.FORWARD_CALLS["count"]
-    result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), *args, "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", *args, "-p", "no:cacheprovider")
     assert_clean_error(result, problem)
     assert run_module.FORWARD_CALLS["count"] == before
 
@@ -224,15 +225,15 @@ def command_line(pytester, request, family: str, case: str) -> tuple[list[str], 
     if family == "checkpoint":
         make, problem = BAD_CHECKPOINTS[case]
         path = make(pytester.path / "model.pt")
-        return ["--checkpoint", str(path)], [str(path), problem]
+        return [f"--checkpoint={path}"], [str(path), problem]
     reference = str(request.getfixturevalue("reference_path"))
     if family == "claims":
         text, problem = BAD_CLAIMS[case]
         path = pytester.path / "claims.yaml"
         path.write_text(text)
-        return ["--checkpoint", reference, "--claims", str(path)], [str(path), problem]
+        return [f"--checkpoint={reference}", "--claims", str(path)], [str(path), problem]
     args, problem = BAD_OPTIONS[case]
-    return ["--checkpoint", reference, *args], [problem]
+    return [f"--checkpoint={reference}", *args], [problem]
 
 
 @pytest.mark.parametrize(("family", "case"), SUBPROCESS_CASES, ids=[f"{f}-{c}" for f, c in SUBPROCESS_CASES])
@@ -250,7 +251,7 @@ def storage_locations(path: Path) -> bytes:
 
 def test_reference_was_saved_from_cuda_and_loads_on_cpu(reference_path):
     assert b"cuda:0" in storage_locations(reference_path)
-    weights = load_checkpoint(reference_path).weights
+    weights = load_checkpoint(reference_path).model
     assert {t.device.type for t in weights.state_dict().values()} == {"cpu"}
 
 
@@ -264,7 +265,7 @@ def test_checkpoint_saved_from_cuda_runs_on_cpu(pytester, monkeypatch):
     if not torch.cuda.is_available():  # control: a loader without map_location would fail here
         with pytest.raises(RuntimeError, match="CUDA"):
             torch.load(path, weights_only=True)
-    result = pytester.runpytest_inprocess("--checkpoint", str(path), "--claims-report", str(report),
+    result = pytester.runpytest_inprocess(f"--checkpoint={path}", "--claims-report", str(report),
                                           "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # random weights: claims fail, but they ran
     assert json.loads(report.read_text())["p"] == 13
@@ -274,6 +275,6 @@ def test_unwritable_report_path_fails_up_front(pytester, reference_path):
     """/proc accepts no new files, whoever runs the test (root included)."""
     if not Path("/proc/self").is_dir():
         pytest.skip("no /proc on this system")
-    result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), "--claims-report",
+    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "--claims-report",
                                           "/proc/r.json", "-p", "no:cacheprovider")
     assert_clean_error(result, "--claims-report: /proc/r.json cannot be written")

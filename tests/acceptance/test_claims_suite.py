@@ -6,7 +6,7 @@ import pytest
 
 from interp import run as run_module
 from interp.checkpoint import save_checkpoint
-from interp.model import Weights
+from interp.arch.mlp import MLP
 
 N_KEY = 13  # key frequencies the rule finds on the reference (SPEC)
 
@@ -24,7 +24,7 @@ def report_of(pytester):
 
 
 def test_selecting_by_keyword_runs_exactly_the_per_frequency_claims(pytester, reference_path):
-    result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), "-k", "fve", "--co", "-q")
+    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "-k", "fve", "--co", "-q")
     ids = [line for line in result.outlines if "::" in line]
     assert len(ids) == 2 * N_KEY
     assert any(i.endswith("::fve[k17-sin]") for i in ids)
@@ -32,7 +32,7 @@ def test_selecting_by_keyword_runs_exactly_the_per_frequency_claims(pytester, re
 
 
 def test_report_holds_the_seed_numbers(report_of, reference_path):
-    result, report = report_of("--checkpoint", str(reference_path))
+    result, report = report_of(f"--checkpoint={reference_path}")
     assert result.ret == 0  # the one refuted claim is a known failure of exactly this checkpoint
     result.assert_outcomes(passed=len(report["claims"]) - 1, xfailed=1)
     assert {k: report[k] for k in ("p", "d_model", "d_mlp", "key_freqs_source")} == {
@@ -49,13 +49,13 @@ def test_report_holds_the_seed_numbers(report_of, reference_path):
 
 def test_model_runs_once_per_checkpoint(pytester, reference_path, tmp_path):
     other = tmp_path / "other.pt"
-    save_checkpoint(Weights.random(17, 8, 24, seed=3), other)
+    save_checkpoint(MLP.random(17, 8, 24, seed=3), other)
     before = run_module.FORWARD_CALLS["count"]
-    result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), "-p", "no:cacheprovider", "-q")
+    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "-p", "no:cacheprovider", "-q")
     assert result.ret == 0
     assert run_module.FORWARD_CALLS["count"] - before == 1
     before = run_module.FORWARD_CALLS["count"]
-    pytester.runpytest_inprocess("--checkpoint", str(reference_path), "--checkpoint", str(other),
+    pytester.runpytest_inprocess(f"--checkpoint={reference_path}", f"--checkpoint={other}",
                                  "-p", "no:cacheprovider", "-q")
     assert run_module.FORWARD_CALLS["count"] - before == 2
 
@@ -63,8 +63,8 @@ def test_model_runs_once_per_checkpoint(pytester, reference_path, tmp_path):
 def test_known_failure_never_excuses_another_checkpoint(report_of, reference_run, tmp_path):
     """The same weights saved again have another sha256: the refuted claim fails outright."""
     copy = tmp_path / "resaved.pt"
-    save_checkpoint(reference_run.weights, copy)
-    result, report = report_of("--checkpoint", str(copy))
+    save_checkpoint(reference_run.model, copy)
+    result, report = report_of(f"--checkpoint={copy}")
     assert result.ret == 1
     result.assert_outcomes(failed=1, passed=len(report["claims"]) - 1)
     rows = {r["id"]: r for r in report["claims"]}
@@ -74,15 +74,15 @@ def test_known_failure_never_excuses_another_checkpoint(report_of, reference_run
 
 def test_other_shapes_work_unchanged_and_untrained_fails(report_of, tmp_path):
     path = tmp_path / "untrained_p31.pt"
-    save_checkpoint(Weights.random(31, 16, 40, seed=1), path)
-    result, report = report_of("--checkpoint", str(path))
+    save_checkpoint(MLP.random(31, 16, 40, seed=1), path)
+    result, report = report_of(f"--checkpoint={path}")
     assert result.ret == 1
     assert (report["p"], report["d_model"], report["d_mlp"]) == (31, 16, 40)
     assert next(r for r in report["claims"] if r["id"] == "test-accuracy")["passed"] is False
 
 
 def test_pinned_key_freqs(report_of, reference_path):
-    _, report = report_of("--checkpoint", str(reference_path), "--key-freqs", "1,3,17", "-k", "fve")
+    _, report = report_of(f"--checkpoint={reference_path}", "--key-freqs", "1,3,17", "-k", "fve")
     assert report["key_freqs"] == [1, 3, 17]
     assert report["key_freqs_source"] == "given"
     assert [r["id"] for r in report["claims"]] == [f"fve[k{k}-{t}]" for k in (1, 3, 17) for t in ("sin", "cos")]
@@ -90,7 +90,7 @@ def test_pinned_key_freqs(report_of, reference_path):
 
 def test_summary_table_and_junit_properties(pytester, reference_path):
     xml = pytester.path / "junit.xml"
-    result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), "-k", "ratio",
+    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "-k", "ratio",
                                           f"--junitxml={xml}", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*interp claims*", "*wu-key-norm-ratio*0.982413*> 0.98*PASS*"])
     assert 'name="value" value="0.982413' in xml.read_text()
@@ -103,8 +103,9 @@ def test_known_failure_with_a_drifted_value_fails(pytester, reference_path):
     text = DEFAULT_CLAIMS.read_text().replace("value: 0.835319", "value: 0.8")
     claims = pytester.path / "drifted.yaml"
     claims.write_text(text)
-    result = pytester.runpytest_inprocess("--checkpoint", str(reference_path), "--claims", str(claims),
+    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "--claims", str(claims),
                                           "-k", "k35", "-p", "no:cacheprovider")
     assert result.ret == 1
     result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines(["*fve[[]k35-sin[]]: measured 0.835319, but known_failures records 0.8*"])
+    result.stdout.fnmatch_lines(["*fve[[]k35-sin[]] *0.835319 > 0.84 *-0.0047  FAIL",
+                                 "*known failure drifted: known_failures records 0.8 for this checkpoint, measured 0.835319*"])

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from interp.claims import load_claims
-from interp.plugin import DEFAULT_CHECKPOINT, DEFAULT_CLAIMS
+from interp.plugin import DEFAULT_CLAIMS
+from tests._paths import BUNDLED as DEFAULT_CHECKPOINT
 from tests.unit.test_planted_models import failing_claims, planted_clock, run_of
 
 CONTROLS = DEFAULT_CHECKPOINT.parent
@@ -25,7 +26,7 @@ EXPECTED_FAILURES = {
 
 def failed_claims_in_suite(pytester, checkpoint) -> tuple[int, set[str]]:
     report = pytester.path / "report.json"
-    result = pytester.runpytest_inprocess("--checkpoint", str(checkpoint), "--claims-report", str(report),
+    result = pytester.runpytest_inprocess(f"--checkpoint={checkpoint}", "--claims-report", str(report),
                                           "-p", "no:cacheprovider", "-q")
     rows = json.loads(report.read_text())["claims"]
     return result.ret, {r["id"].split("[")[0] for r in rows if not r["passed"]}

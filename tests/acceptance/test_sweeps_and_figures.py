@@ -8,7 +8,7 @@ import pytest
 
 from interp import run as run_module
 from interp import train
-from interp.plugin import DEFAULT_CHECKPOINT
+from tests._paths import BUNDLED as DEFAULT_CHECKPOINT
 
 RUN_DIR = DEFAULT_CHECKPOINT.parent
 EPOCHS = [0, 800, 2500, 50000]
@@ -17,14 +17,14 @@ EPOCHS = [0, 800, 2500, 50000]
 def test_directory_sweep_runs_each_model_once_and_writes_the_table(pytester):
     before = run_module.FORWARD_CALLS["count"]
     md, table_csv = pytester.path / "sweep.md", pytester.path / "sweep.csv"
-    result = pytester.runpytest_inprocess("--checkpoint", str(RUN_DIR), "--claims-table", str(md),
+    result = pytester.runpytest_inprocess(f"--checkpoint={RUN_DIR}", "--claims-table", str(md),
                                           "-p", "no:cacheprovider", "-q")
     assert result.ret == 1  # the controls fail
     assert run_module.FORWARD_CALLS["count"] - before == len(EPOCHS)
     lines = md.read_text().splitlines()
     assert [line.split(" | ")[1] for line in lines[2:6]] == [str(e) for e in EPOCHS]
     assert "| **first holds** |" in lines[6]
-    pytester.runpytest_inprocess("--checkpoint", str(RUN_DIR), "--claims-table", str(table_csv),
+    pytester.runpytest_inprocess(f"--checkpoint={RUN_DIR}", "--claims-table", str(table_csv),
                                  "-p", "no:cacheprovider", "-q", "-k", "accuracy")
     rows = list(csv.DictReader(table_csv.read_text().splitlines()))
     assert [r["test-accuracy passed"] for r in rows[:-1]] == ["False", "False", "False", "True"]
@@ -32,7 +32,7 @@ def test_directory_sweep_runs_each_model_once_and_writes_the_table(pytester):
 
 
 def test_claim_ids_carry_the_checkpoint_name(pytester):
-    result = pytester.runpytest_inprocess("--checkpoint", str(RUN_DIR), "-k", "epoch000800 and accuracy",
+    result = pytester.runpytest_inprocess(f"--checkpoint={RUN_DIR}", "-k", "epoch000800 and accuracy",
                                           "--co", "-q", "-p", "no:cacheprovider")
     ids = [line for line in result.outlines if "::" in line]
     assert len(ids) == 1 and ids[0].endswith("::epoch000800::test-accuracy")
@@ -81,10 +81,10 @@ def test_parallel_workers_load_only_their_checkpoints_and_agree_with_a_serial_ru
     pytester.makeconftest(RECORD_LOADS)
     serial, parallel = pytester.path / "serial.json", pytester.path / "parallel.json"
     run_dir = str(small_run / "pt")
-    pytester.runpytest_subprocess("--checkpoint", run_dir, "--claims-report", str(serial), "-p", "no:cacheprovider")
+    pytester.runpytest_subprocess(f"--checkpoint={run_dir}", "--claims-report", str(serial), "-p", "no:cacheprovider")
     (pytester.path / "loads-main.json").unlink()
     result = pytester.runpytest_subprocess(
-        "--checkpoint", run_dir, "--claims-report", str(parallel), "--claims-figures", str(pytester.path / "figs"),
+        f"--checkpoint={run_dir}", "--claims-report", str(parallel), "--claims-figures", str(pytester.path / "figs"),
         "-n", "2", "-p", "no:cacheprovider")  # the plugin makes xdist schedule by checkpoint
     assert result.ret == 1  # the untrained checkpoints fail
     assert json.loads(parallel.read_text()) == json.loads(serial.read_text())
@@ -104,7 +104,7 @@ def test_parallel_workers_load_only_their_checkpoints_and_agree_with_a_serial_ru
 
 
 def test_summary_groups_by_family_with_failing_claims_first(pytester, small_run):
-    result = pytester.runpytest_inprocess("--checkpoint", str(small_run / "pt" / "epoch000000.pt"),
+    result = pytester.runpytest_inprocess(f"--checkpoint={small_run / 'pt' / 'epoch000000.pt'}",
                                           "-k", "pre-relu-linear or test-accuracy", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines([
         "*interp claims*",
@@ -122,7 +122,7 @@ def test_safetensors_checkpoints_give_the_same_claims_as_pytorch_files(pytester,
     reports = {}
     for fmt in ("pt", "st"):
         out = pytester.path / f"{fmt}.json"
-        pytester.runpytest_inprocess("--checkpoint", str(small_run / fmt), "--claims-report", str(out),
+        pytester.runpytest_inprocess(f"--checkpoint={small_run / fmt}", "--claims-report", str(out),
                                      "-p", "no:cacheprovider", "-q")
         reports[fmt] = json.loads(out.read_text())["checkpoints"]
     assert [r["checkpoint"].endswith(".safetensors") for r in reports["st"]] == [True] * 4
@@ -135,7 +135,7 @@ def test_figures_and_index(pytester):
     pytest.importorskip("matplotlib")
     out = pytester.path / "figs"
     checkpoint = RUN_DIR / "epoch050000.pt"
-    pytester.runpytest_inprocess("--checkpoint", str(checkpoint), "--claims-figures", str(out),
+    pytester.runpytest_inprocess(f"--checkpoint={checkpoint}", "--claims-figures", str(out),
                                  "-p", "no:cacheprovider", "-q")
     pngs = sorted(p.name for p in (out / "epoch050000").glob("*.png"))
     assert pngs == ["fve.png", "logits.png", "neurons.png", "pre_post.png", "wneur.png", "wu.png"]

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from interp import metrics
 from interp.checkpoint import Checkpoint
 from interp.fourier import TermSpectrum
-from interp.model import Weights
+from interp.arch.mlp import MLP
 from interp.run import Run
+from tests._models import table_checkpoint
 
 P = 7
 
@@ -43,13 +44,11 @@ def test_neuron_concentration_and_clusters():
 
 def test_neuron_shares_of_a_single_frequency_neuron():
     """A neuron computing cos(w_2 a) cos(w_2 b) + sin(w_2 a) has all its energy in frequency 2."""
-    w = Weights.random(P, 3, 1)  # one neuron, as injected below
-    run = Run(Checkpoint(Path("x.pt"), "0" * 64, w))
     a = torch.arange(P, dtype=torch.float64)[:, None]
     b = torch.arange(P, dtype=torch.float64)[None, :]
     w2 = 2 * math.pi * 2 / P
     neuron = torch.cos(w2 * a) * torch.cos(w2 * b) + torch.sin(w2 * a)
-    run.__dict__["hook_pre"] = (neuron + 3).reshape(P * P, 1).float()  # positive: the ReLU passes it
+    run = Run(table_checkpoint((neuron + 3)[..., None].float()))  # positive: the ReLU passes it
     assert run.neuron_freq_shares[0].tolist() == pytest.approx([0.0, 1.0, 0.0], abs=1e-6)
 
 
@@ -61,29 +60,28 @@ def _correct_logits(f) -> torch.Tensor:
 def test_distance_irrelevance_of_sum_only_and_distance_only_logits():
     by_sum = _correct_logits(lambda a, b: torch.cos((a + b) % P * 1.0))
     by_distance = _correct_logits(lambda a, b: torch.cos((a - b) % P * 1.0))
-    assert metrics.distance_irrelevance(by_sum) == pytest.approx(1.0)
-    assert metrics.distance_irrelevance(by_distance) == pytest.approx(0.0)
+    assert metrics.distance_irrelevance(by_sum, "add") == pytest.approx(1.0)
+    assert metrics.distance_irrelevance(by_distance, "add") == pytest.approx(0.0)
+    assert metrics.distance_irrelevance(by_distance, "sub") == pytest.approx(1.0)  # for a - b the roles swap
+    assert metrics.distance_irrelevance(by_sum, "sub") == pytest.approx(0.0)
 
 
 def test_gradient_symmetricity_is_one_and_undefined_without_gradient():
-    w = Weights.random(P, 4, 16, seed=2)
+    w = MLP.random(P, 4, 16, seed=2)
     labels = (torch.arange(P).repeat_interleave(P) + torch.arange(P).repeat(P)) % P
     assert metrics.gradient_symmetricity(w, labels) == pytest.approx(1.0, abs=1e-6)
-    dead = Weights(w.W_E, torch.zeros_like(w.W_in), w.W_U)
+    dead = MLP(w.W_E, torch.zeros_like(w.W_in), w.W_U)
     assert math.isnan(metrics.gradient_symmetricity(dead, labels))
 
 
 def clock_logits_run(scale: float, extra: float = 0.0) -> Run:
     """A run whose logits are scale * cos(w_1 (a+b-c)) + extra * cos(w_2 a), up to a constant
-    (W_U = identity, and the pre-ReLU activations set to the logits plus a positive shift)."""
-    w = Weights.random(P, 2, P)
-    run = Run(Checkpoint(Path("x.pt"), "0" * 64, Weights(w.W_E, w.W_in, torch.eye(P))), given_key_freqs=[1])
+    (a table model: the readout is the identity, the pre-ReLU activations the logits plus 20)."""
     a, b = torch.arange(P).repeat_interleave(P), torch.arange(P).repeat(P)
     c = torch.arange(P)
     w = 2 * math.pi / P
     logits = scale * torch.cos(w * ((a + b)[:, None] - c[None, :])) + extra * torch.cos(2 * w * a)[:, None]
-    run.__dict__["hook_pre"] = (logits + 20).float()
-    return run
+    return Run(table_checkpoint((logits + 20).float().reshape(P, P, P)), given_key_freqs=[1])
 
 
 def test_restricted_and_excluded_loss_of_pure_clock_logits():
@@ -127,7 +125,7 @@ def test_key_freq_agreement_is_intersection_over_union_of_the_four_sets():
 def test_claims_marked_by_construction_hold_for_any_weights(p, d_model, d_mlp, seed):
     """Measured, not assumed: pre-ReLU linearity and gradient symmetricity on random weights of
     any shape (a dead network, with no gradient at all, is the only way to miss the second)."""
-    w = Weights.random(p, d_model, d_mlp, seed=seed)
+    w = MLP.random(p, d_model, d_mlp, seed=seed)
     run = Run(Checkpoint(Path("x.pt"), "0" * 64, w))
     assert metrics.pre_relu_linear_fraction(run.pre_terms) >= 0.9999
     symmetricity = metrics.gradient_symmetricity(w, run.labels)

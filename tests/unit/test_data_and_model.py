@@ -6,7 +6,15 @@ import pytest
 import torch
 
 from interp.data import all_pairs, labels, split_indices
-from interp.model import Weights, cross_entropy, forward
+from interp.arch.mlp import MLP
+from interp.model import cross_entropy, forward
+
+
+def test_subtraction_labels():
+    pairs = torch.tensor([[0, 1], [5, 3], [2, 12]])
+    assert labels(pairs, 13, "sub").tolist() == [12, 2, 3]
+    with pytest.raises(ValueError, match="unknown task 'mul'"):
+        labels(pairs, 13, "mul")
 
 
 def test_split_matches_spec_for_p113():
@@ -34,19 +42,18 @@ def test_split_leaves_global_rng_alone():
 
 
 def test_random_init_is_the_recipe_with_global_seed():
-    """Weights.random(seed) must equal manual_seed(seed) then randn for W_E, W_in, W_U in order."""
+    """MLP.random(seed) must equal manual_seed(seed) then randn for W_E, W_in, W_U in order."""
     torch.manual_seed(7)
     expected = [torch.randn(11, 4) / 2, torch.randn(4, 6) / 2, torch.randn(6, 11) / math.sqrt(6)]
-    got = Weights.random(11, 4, 6, seed=7)
+    got = MLP.random(11, 4, 6, seed=7)
     for name, want in zip(("W_E", "W_in", "W_U"), expected, strict=True):
         assert torch.equal(getattr(got, name), want), name
 
 
 def test_forward_computes_each_hook():
-    w = Weights.random(7, 3, 5, seed=1)
+    w = MLP.random(7, 3, 5, seed=1)
     acts = forward(w, torch.tensor([[2, 5]]))
     embed = w.W_E[2] + w.W_E[5]
-    assert torch.allclose(acts["hook_embed"][0], embed)
     assert torch.allclose(acts["hook_pre"][0], embed @ w.W_in)
     assert torch.allclose(acts["hook_post"][0], torch.relu(embed @ w.W_in))
     assert torch.allclose(acts["logits"][0], torch.relu(embed @ w.W_in) @ w.W_U)

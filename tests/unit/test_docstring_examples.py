@@ -8,7 +8,7 @@ import pytest
 
 import interp
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(interp.__path__, "interp."))
+MODULES = sorted(m.name for m in pkgutil.walk_packages(interp.__path__, "interp."))
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -14,7 +14,7 @@ from interp.checkpoint import load_checkpoint
 from interp.claims import parse_claims
 from interp.errors import InterpError
 from interp.keyfreqs import parse_key_freqs
-from interp.model import WEIGHT_NAMES
+from interp.arch.mlp import WEIGHT_NAMES
 from interp.plugin import DEFAULT_CLAIMS
 
 # Five times the loaded profile's examples (conftest.py): 1,000 under `ci` (200), 125 under `dev`.
@@ -145,7 +145,7 @@ def test_random_state_dicts(state):
         path = Path(folder) / "fuzz.pt"
         torch.save(state, path)
         try:
-            weights = load_checkpoint(path).weights
+            weights = load_checkpoint(path).model
         except InterpError as exc:
             assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc), str(exc)
             event(f"refused ({type(exc).__name__})")

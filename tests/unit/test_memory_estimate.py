@@ -7,13 +7,13 @@ import pytest
 from interp import run as run_module
 from interp.checkpoint import Checkpoint
 from interp.errors import CheckpointError
-from interp.model import Weights
+from interp.arch.mlp import MLP
 
 SHAPE = (113, 128, 512)
 
 
 def checkpoint() -> Checkpoint:
-    return Checkpoint(path="model.pt", sha256="0" * 64, weights=Weights.random(*SHAPE, seed=0))
+    return Checkpoint(path="model.pt", sha256="0" * 64, model=MLP.random(*SHAPE, seed=0))
 
 
 def test_estimate_grows_with_every_dimension():

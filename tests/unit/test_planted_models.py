@@ -15,7 +15,7 @@ from interp.run import Run
 
 
 def run_of(weights) -> Run:
-    return Run(Checkpoint(path=Path("planted.pt"), sha256="0" * 64, weights=weights))
+    return Run(Checkpoint(path=Path("planted.pt"), sha256="0" * 64, model=weights))
 
 
 @st.composite

@@ -2,7 +2,8 @@
 
 import pytest
 
-from interp.report import first_holds, margin
+from interp.claims import margin
+from interp.report import first_holds
 
 
 def row(checkpoint, epoch, **passed):

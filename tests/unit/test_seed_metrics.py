@@ -7,7 +7,7 @@ import torch
 
 from interp import metrics
 from interp.fourier import TermSpectrum, fft2d, fourier_basis
-from interp.model import Weights
+from interp.arch.mlp import MLP
 
 P = 11
 A = torch.arange(P, dtype=torch.float64)[:, None]
@@ -55,11 +55,10 @@ def test_planted_sparse_unembedding_norm_ratio():
     F = fourier_basis(P, torch.float64)
     u1, u2, e = torch.tensor([1.0, 2.0]), torch.tensor([2.0, 0.0]), torch.tensor([0.0, 1.0])
     W_U = (torch.outer(u1, F[3]) + torch.outer(u2, F[4]) + torch.outer(e, F[6])).double()
-    weights = Weights(torch.zeros(P, 1), torch.zeros(1, 2), W_U)
-    got = metrics.wu_key_norm_ratio(weights, W_U @ F.T, F, key_freqs=[2])
+    got = metrics.wu_key_norm_ratio(W_U, W_U @ F.T, F, key_freqs=[2])
     assert got == pytest.approx(math.sqrt(9 / 10), rel=1e-12)
-    assert metrics.wu_key_norm_ratio(weights, W_U @ F.T, F, key_freqs=[2, 3]) == pytest.approx(1.0)
-    assert metrics.wu_key_norm_ratio(weights, W_U @ F.T, F, key_freqs=[1]) == pytest.approx(0.0, abs=1e-12)
+    assert metrics.wu_key_norm_ratio(W_U, W_U @ F.T, F, key_freqs=[2, 3]) == pytest.approx(1.0)
+    assert metrics.wu_key_norm_ratio(W_U, W_U @ F.T, F, key_freqs=[1]) == pytest.approx(0.0, abs=1e-12)
 
 
 def _energy_of_centered(signal: torch.Tensor) -> TermSpectrum:

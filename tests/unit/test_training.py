@@ -16,7 +16,7 @@ def run_train(out, *args) -> int:
 
 
 def weights_of(path):
-    return load_checkpoint(path).weights.state_dict()
+    return load_checkpoint(path).model.state_dict()
 
 
 def same_weights(a, b) -> bool:
@@ -69,7 +69,7 @@ def test_interrupt_leaves_the_last_checkpoint_whole(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train.Trainer, "step", step)
     assert run_train(tmp_path, "--epochs", "40", "--save-every", "10") == 130
-    assert load_checkpoint(tmp_path / "epoch000020.pt").weights.p == 13
+    assert load_checkpoint(tmp_path / "epoch000020.pt").model.p == 13
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
     assert not (tmp_path / "epoch000030.pt").exists()
 
