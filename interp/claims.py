@@ -518,4 +518,4 @@ def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str) -> Verdict:
                        by_construction, known)
     if holds:
         return Verdict(case, PASS, value, "", by_construction)
-    return Verdict(case, FAIL, value, "", by_construction)
+    return Verdict(case, FAIL, value, run.task_hint() if claim.metric == "accuracy" else "", by_construction)

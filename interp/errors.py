@@ -1,8 +1,10 @@
-"""The project's one error type.
+"""The project's four error types: :class:`InterpError` and its three subclasses.
 
-Every problem with user input (a checkpoint, a claims file, an option) is raised as an
-:class:`InterpError` whose message names the file and the problem on one line. The pytest plugin
-and the command-line entry points turn it into a usage error with a non-zero exit and no traceback.
+Every problem with user input is raised as an :class:`InterpError` whose message names the file
+and the problem on one line: a :class:`CheckpointError` (a checkpoint), a :class:`ClaimsError` (a
+claims file) or an :class:`OptionError` (a command-line option). Catch :class:`InterpError` for
+all of them. The pytest plugin and the command-line entry points turn it into a usage error with a
+non-zero exit and no traceback.
 """
 
 from __future__ import annotations

@@ -207,7 +207,7 @@ def render_checkpoint(target, claims, out_dir: Path) -> list[Path]:
         ax.set_xlabel("key frequency k")
         ax.set_ylabel("fraction of variance explained")
         ax.set_ylim(0, 1.05)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9, frameon=False)
         save(fig, "fve.png")
 
     readout = READOUT.get(architecture, "readout")
@@ -219,14 +219,14 @@ def render_checkpoint(target, claims, out_dir: Path) -> list[Path]:
         lines.append(("wneur.png", run.wneur_fourier.double().pow(2).sum(1), "||F W_neur||^2 per row",
                       "Fourier component of the token", "W_neur = W_E W_in's Fourier components"))
     for name, energy, label, xlabel, title in lines:
-        fig, ax = plt.subplots(figsize=(11, 3.8))
+        fig, ax = plt.subplots(figsize=(9, 3.6))
         _mark_keys(ax, run.key_freqs)
         ax.plot(range(p), energy.numpy(), marker=".", lw=0.8, label=label)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(label, fontsize=9)
         _ticks(ax, p, "x")
         ax.set_xlim(-1, p)
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=8, frameon=False)
         save(fig, name, title)
 
     for name, _, _ in FIGURES:  # a figure that does not apply any more (another model, another claims file)
@@ -308,7 +308,7 @@ def render_sweep(state, out_dir: Path) -> Path | None:
 
     ncols = min(4, len(columns))
     nrows = math.ceil(len(columns) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.1 * nrows + 1.0), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.35 * ncols, 2.6 * nrows + 0.6), squeeze=False)
     thresholds = {c.id: (c.op, c.threshold) for c in state.claims.claims}
     seen = set()
     for ax, claim_id in zip(axes.flat, columns, strict=False):
@@ -352,7 +352,7 @@ def render_sweep(state, out_dir: Path) -> Path | None:
         ax.axis("off")
 
     handles = [Line2D([], [], ls="", marker=s["marker"], color=s["color"], markersize=7, label=s["label"])
-               for c, s in POINT_STYLE.items() if c in seen or c != NOT_APPLICABLE]
+               for s in POINT_STYLE.values()]
     handles.append(Line2D([], [], color="black", ls="--", lw=0.9, label="threshold"))
     if "nan" in seen:
         handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="none", color="#4d4d4d",
@@ -360,11 +360,12 @@ def render_sweep(state, out_dir: Path) -> Path | None:
     if len(runs) > 1:
         handles += [Line2D([], [], color=RUN_COLORS[j % len(RUN_COLORS)], lw=1.5, label=f"run {name or '.'}")
                     for j, name in enumerate(runs)]
-    top = 1 - 0.9 / fig.get_figheight()
+    legend_rows = math.ceil(len(handles) / 4)
+    top = 1 - (0.3 + 0.2 * legend_rows) / fig.get_figheight()
     fig.suptitle("Claims across the sweep: each claim's worst value over its cases, per checkpoint",
-                 fontsize=12, y=0.995)
-    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 4), fontsize=9, frameon=False,
-               bbox_to_anchor=(0.5, 1 - 0.32 / fig.get_figheight()))
+                 fontsize=11, y=1 - 0.04 / fig.get_figheight(), va="top")
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 4), fontsize=8.5, frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.3 / fig.get_figheight()), handletextpad=0.3, columnspacing=1.5)
     fig.tight_layout(rect=(0, 0, 1, top))
     renderer = fig.canvas.get_renderer()
     for ax in list(axes.flat)[: len(columns)]:
@@ -399,16 +400,14 @@ th{border-bottom:1px solid #999;font-weight:600}
 .counts span{margin-right:10px;white-space:nowrap}
 .meta{color:#444;font-size:.92em;margin:0 0 8px}.meta code{font-size:.95em}
 .legend{font-size:.9em;color:#333;margin:6px 0}.legend span.v{margin-left:8px}
-.grid{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:14px 16px;align-items:start}
-.grid figure{margin:0}.grid .wide{grid-column:span 2}
+.grid{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:12px 14px;align-items:start}
+.grid figure{margin:0}.grid figcaption{font-size:.8em}
 figure img{width:100%;height:auto;border:1px solid #ccc;background:#fff}
 figcaption{font-size:.85em;color:#444;margin-top:3px}
 .sweep img{max-width:1340px}
 section.checkpoint{border-top:3px solid #ddd;margin-top:26px}
 .up{font-size:.8em;font-weight:normal;margin-left:10px}
-.files a{margin-right:14px}
 """
-WIDE = {"neurons.png", "readout.png"}  # drawn two grid columns wide
 
 
 def _png_size(path: Path) -> tuple[int, int] | None:
@@ -557,7 +556,7 @@ def render_index(state, out_dir: Path) -> Path:
         ck, run = target.checkpoint, target.run
         dims = ", ".join(f"{k}={v}" for k, v in ck.model.dims().items())
         epoch = "" if target.epoch is None else f" · epoch {target.epoch:,}"
-        parts.append(f"<section class='checkpoint' id='{anchor}'>")
+        parts.append(f"<section class='checkpoint' id='{anchor}' data-checkpoint='{html.escape(target.name)}'>")
         parts.append(f"<h2>{html.escape(target.name)} <a class='up' href='#contents'>↑ contents</a></h2>")
         parts.append(f"<p class='meta'><b>{html.escape(ck.model.architecture)}</b> · task <b>"
                      f"{html.escape(target.task)}</b> ({html.escape(target.task_source)}){epoch} · {dims} · key "
@@ -573,8 +572,7 @@ def render_index(state, out_dir: Path) -> Path:
             parts.append("<h3>Figures <span class='note'>(click one for full size)</span></h3><div class='grid'>")
             for name, fa in figures:
                 src = _url(f"{target.name}/{name}")
-                wide = " class='wide'" if name in WIDE else ""
-                parts.append(f"<figure id='{fa}'{wide}><a href='{src}'><img src='{src}' loading='lazy' "
+                parts.append(f"<figure id='{fa}'><a href='{src}'><img src='{src}' loading='lazy' "
                              f"alt='{html.escape(TITLES[name])}'{_dims(out_dir / target.name / name)}></a>"
                              f"<figcaption><b>{html.escape(TITLES[name])}.</b> {html.escape(CAPTIONS[name])}"
                              "</figcaption></figure>")

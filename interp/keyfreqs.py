@@ -5,8 +5,10 @@ token, move that axis into the Fourier basis, and give each frequency ``k`` its 
 energy, ``s_k = (||row 2k-1||^2 + ||row 2k||^2) / sum_{k'} (...)`` (the constant row is left out).
 Sort the shares in decreasing order, ``s_(1) >= s_(2) >= ...``, floor them at ``1e-8`` and keep
 the top ``n`` where ``n`` maximises the ratio ``s_(n) / s_(n+1)``: the cut is the largest
-multiplicative gap. The default source is ``W_U`` (``||W_U F^T||^2`` per frequency), which is what
-the logits read out; :data:`SOURCES` names the other views used to check agreement.
+multiplicative gap. The default source is the readout, ``W_U`` (``||W_U F^T||^2`` per frequency;
+``W_out @ W_U`` for a transformer), which is what the logits read out. To check agreement,
+:func:`interp.metrics.key_freq_agreement` applies the same rule to three other views, the
+embedding ``W_E``, the neurons' and the logits' 2D Fourier energies, and compares the four sets.
 
 On the reference checkpoint this gives the notebook's 13 frequencies from ``W_U`` and from
 ``W_neur`` alike: ``[1, 3, 17, 19, 21, 23, 28, 29, 33, 35, 37, 42, 44]``.

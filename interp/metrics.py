@@ -182,14 +182,15 @@ def neuron_cluster_fraction(neuron_freq_shares: Float[Tensor, "d_mlp k"], cut: f
 
 
 @metric
-def key_freq_agreement(readout_fourier: Float[Tensor, "d_mlp p"], embedding_fourier: Float[Tensor, "p d_model"],
+def key_freq_agreement(readout_fourier: Float[Tensor, "d_mlp p"], token_map_fourier: Float[Tensor, "p d"],
                        post_terms: TermSpectrum, logit_terms: TermSpectrum) -> float:
     """Agreement of the key-frequency sets found independently (by :mod:`interp.keyfreqs`' largest
-    ratio-gap rule) from the readout, the embedding ``W_E``, the neurons' and the logits' 2D
-    energies: ``|intersection| / |union|`` of the four sets (1.0 when they are identical)."""
+    ratio-gap rule) from the readout, the token lookup (``W_E @ W_in``; ``W_E`` for a
+    transformer), the neurons' and the logits' 2D energies: ``|intersection| / |union|`` of the
+    four sets (1.0 when they are identical)."""
     from interp.keyfreqs import key_frequencies, largest_gap_cut
 
-    sets = [set(key_frequencies(readout_fourier.T)), set(key_frequencies(embedding_fourier))]
+    sets = [set(key_frequencies(readout_fourier.T)), set(key_frequencies(token_map_fourier))]
     for terms in (post_terms, logit_terms):
         per_freq = terms.block_energy().sum(-1)  # per k: its 9 terms {0, 2k-1, 2k}^2, Const excluded
         sets.append(set(largest_gap_cut(per_freq / per_freq.sum())))

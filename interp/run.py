@@ -19,7 +19,7 @@ from torch import Tensor
 
 from interp import keyfreqs
 from interp.checkpoint import Checkpoint
-from interp.data import Task, all_pairs, labels, split_indices
+from interp.data import TASKS, Task, all_pairs, labels, split_indices
 from interp.errors import CheckpointError
 from interp.fourier import TermAccumulator, TermSpectrum, fft2d, fourier_basis
 from interp.model import Model, forward
@@ -215,6 +215,18 @@ class Run:
         """``argmax(logits)`` per pair."""
         return self._pass["predictions"]
 
+    def task_hint(self) -> str:
+        """A hint when the test accuracy is near 0 for this task but near 1 for another one (the
+        checkpoint was probably trained on that task); else ``""``. Never changes the task."""
+        test = self.splits["test"]
+        mine = (self.predictions[test] == self.labels[test]).double().mean().item()
+        for task in TASKS:
+            theirs = (self.predictions[test] == labels(all_pairs(self.p), self.p, task)[test]).double().mean().item()
+            if task != self.task and mine < 0.1 and theirs > 0.9:
+                return (f"test accuracy under task {task!r} is {theirs:.3f}: was it trained on {task}? "
+                        f"(gate it with --task {task})")
+        return ""
+
     @cached_property
     def split_logits(self) -> SplitLogits:
         """Lazy ``{split: logits of that split's pairs}``, computed on access, not kept."""
@@ -241,6 +253,12 @@ class Run:
         no such map (a transformer: attention sits between the embedding and the neurons)."""
         w_neur = self.model.W_neur
         return None if w_neur is None else self.basis @ w_neur
+
+    @cached_property
+    def token_map_fourier(self) -> Float[Tensor, "p d"]:
+        """``F @ token_map``: where the model looks numbers up (``W_E @ W_in`` for the MLP, ``W_E``
+        for a transformer), token axis in the Fourier basis."""
+        return self.basis @ self.model.token_map
 
     @cached_property
     def embedding_fourier(self) -> Float[Tensor, "p d_model"]:

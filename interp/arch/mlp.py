@@ -84,6 +84,11 @@ class MLP:
         """``W_E @ W_in``: the map from a token to its share of the pre-ReLU activations."""
         return self.W_E @ self.W_in
 
+    @property
+    def token_map(self) -> Float[Tensor, "p d_mlp"]:
+        """Where the model looks a number up before the neurons mix it: ``W_neur``."""
+        return self.W_neur
+
     by_construction: ClassVar[dict[str, ByConstruction]] = {
         "pre_relu_linear_fraction": ByConstruction(1.0, (
             "pre = W_E[a] @ W_in + W_E[b] @ W_in is a function of a plus a function of b for every "

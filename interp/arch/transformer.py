@@ -143,6 +143,11 @@ class Transformer:
         return self.W_E[: self.p]
 
     @property
+    def token_map(self) -> Float[Tensor, "p d_model"]:
+        """Where the model looks a number up before attention mixes it: ``W_E`` over the numbers."""
+        return self.embedding
+
+    @property
     def W_neur(self) -> None:
         """None: no direct token-to-neuron path (attention sits between ``W_E`` and ``W_in``)."""
         return None
@@ -215,9 +220,10 @@ class Transformer:
     @classmethod
     def random(cls, p: int, d_model: int = 128, n_heads: int = 4, d_head: int = 32, d_mlp: int = 512,
                seed: int = 0) -> Transformer:
-        """TransformerLens's default initialisation as Nanda et al. used it: ``manual_seed(seed)``,
-        then every weight matrix (in the order of :data:`WEIGHTS`) ``~ N(0, (0.8 / sqrt(d_model))^2)``,
-        and zero biases."""
+        """TransformerLens's default initialisation scheme, as Nanda et al. used it: every weight
+        matrix ``~ N(0, (0.8 / sqrt(d_model))^2)`` and zero biases. The draws come from a generator
+        seeded with ``seed``, in the order of :data:`WEIGHTS` (not TransformerLens's order, so the
+        same seed gives other numbers there)."""
         gen = torch.Generator().manual_seed(seed)
         std = 0.8 / math.sqrt(d_model)
         shapes = _shapes(p, d_model, n_heads, d_head, d_mlp)

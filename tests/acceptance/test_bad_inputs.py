@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp.checkpoint import load_checkpoint, save_checkpoint, sha256_of
 from interp.arch.mlp import MLP
+from interp.checkpoint import load_checkpoint, save_checkpoint, sha256_of
 
 GOOD = MLP.random(13, 4, 8, seed=0).state_dict()
 
@@ -148,13 +148,20 @@ def test_a_run_never_modifies_the_checkpoint(pytester):
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_weights_are_computed_in_float32(pytester, dtype):
-    path = pytester.path / "half.pt"
-    torch.save({k: v.to(dtype) for k, v in GOOD.items()}, path)
-    report = pytester.path / "r.json"
-    result = pytester.runpytest_inprocess(f"--checkpoint={path}", "--claims-report", str(report),
-                                          "-p", "no:cacheprovider")
-    assert result.ret == 1  # random weights: claims fail, but the suite runs
-    assert report.exists()
+    """The loader widens half precision to float32, so the claims' values equal, exactly, those of
+    the same (rounded) weights saved in float32."""
+    half = {k: v.to(dtype) for k, v in GOOD.items()}
+    values = {}
+    for name, state in {"half": half, "float32": {k: v.float() for k, v in half.items()}}.items():
+        path, report = pytester.path / f"{name}.pt", pytester.path / f"{name}.json"
+        torch.save(state, path)
+        result = pytester.runpytest_inprocess(f"--checkpoint={path}", "--claims-report", str(report),
+                                              "-p", "no:cacheprovider")
+        assert result.ret == 1  # random weights: claims fail, but the suite runs
+        values[name] = {row["id"]: row["value"] for row in json.loads(report.read_text())["claims"]}
+    assert len(values["half"]) > 10 and any(v is not None for v in values["half"].values())
+    assert values["half"] == values["float32"]  # every value, exactly: the computation was float32
+    assert {t.dtype for t in load_checkpoint(pytester.path / "half.pt").model.state_dict().values()} == {torch.float32}
 
 
 BAD_CLAIMS = {  # case: (text, words the error must contain)

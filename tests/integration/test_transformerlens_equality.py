@@ -55,9 +55,9 @@ def transformer_lens() -> ModuleType:
         return importlib.import_module("transformer_lens")
     except ImportError as exc:
         message = f"transformer_lens is not installed ({exc}): pip install -e '.[transformerlens]'"
-        if os.environ.get("INTERP_REQUIRE_EXTRAS") == "1":
-            pytest.fail(f"{message} (required: INTERP_REQUIRE_EXTRAS=1)", pytrace=False)
-        pytest.skip(message)
+    if os.environ.get("INTERP_REQUIRE_EXTRAS") == "1":  # outside the except: no chained traceback
+        pytest.fail(f"{message} (required: INTERP_REQUIRE_EXTRAS=1)", pytrace=False)
+    pytest.skip(message)
 
 
 def hooked_transformer(p: int, d_model: int, n_heads: int, d_head: int, d_mlp: int,

@@ -43,12 +43,10 @@ def test_unexpanded_claim_keeps_its_id():
     assert [c.id for c in claims.claims[0].expand([1, 2])] == ["per-freq"]
 
 
-def test_project_claims_file_is_valid_and_every_entry_says_what_and_where():
+def test_project_claims_file_is_valid_and_names_the_seed_claims():
     claims = parse_claims(DEFAULT_CLAIMS.read_text(), DEFAULT_CLAIMS)
     assert {c.id for c in claims.claims} >= {
         "test-accuracy", "wu-key-norm-ratio", "fve", "pre-relu-linear", "wneur-key-share"}
-    for claim in claims.claims:
-        assert claim.statement and claim.source, claim.id
     ids = {c.id for claim in claims.claims for c in claim.expand(list(range(1, 57)))}
     assert {kf.claim for kf in claims.known_failures} <= ids
 

@@ -1,0 +1,226 @@
+"""Gating as a user does it: what a run collects, node ids that run again, the two-word form,
+claims-file integrity, failures a person can read, and reports for machines."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from interp import metrics
+from interp.arch.mlp import MLP
+from interp.checkpoint import save_checkpoint
+from interp.claims import load_claims
+from interp.plugin import DEFAULT_CLAIMS
+from tests._paths import BUNDLED, FIXTURES, ROOT
+
+QUIET = ("-p", "no:cacheprovider")
+
+
+def collected(result) -> list[str]:
+    return [line for line in result.outlines if "::" in line and not line.startswith(("FAILED", "ERROR"))]
+
+
+def in_project(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``pytest ARGS`` in the project root, in a fresh interpreter, as a user types it there."""
+    return subprocess.run([sys.executable, "-m", "pytest", *args, *QUIET], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+# -- what a run gates --------------------------------------------------------------------------------
+def test_pytest_alone_in_the_project_root_gates_the_bundled_checkpoint_only():
+    out = in_project("--co", "-q").stdout.splitlines()
+    ids = [line for line in out if "::" in line]
+    assert ids and all(i.startswith("fixtures/p113/epoch050000.pt::") for i in ids), ids[:3]
+
+
+def test_keyword_in_the_project_root_selects_exactly_the_claims_fve_items():
+    ids = [line for line in in_project("--co", "-q", "-k", "fve").stdout.splitlines() if "::" in line]
+    assert len(ids) == 26  # 13 key frequencies x (sin, cos) on the bundled checkpoint
+    assert all(i.startswith("fixtures/p113/epoch050000.pt::fve[k") for i in ids)
+
+
+def test_checkpoint_option_without_paths_collects_its_claims_only():
+    run_dir = FIXTURES / "p113"
+    ids = [line for line in in_project(f"--checkpoint={run_dir / 'epoch000800.pt'}", "--co", "-q").stdout.splitlines()
+           if "::" in line]
+    assert ids and all(i.startswith("fixtures/p113/epoch000800.pt::") for i in ids)
+
+
+def test_named_test_paths_still_run_beside_the_claims(pytester):
+    pytester.makepyfile(test_mine="def test_mine():\n    assert True\n")
+    result = pytester.runpytest_inprocess("test_mine.py", f"--checkpoint={BUNDLED}", "--co", "-q", *QUIET)
+    ids = collected(result)
+    assert "test_mine.py::test_mine" in ids and any("::test-accuracy" in i for i in ids)
+
+
+# -- node ids ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("where", ["inside", "outside"])
+def test_a_node_id_from_the_output_runs_that_claim_again(pytester, tmp_path_factory, where):
+    folder = pytester.path / "runs" if where == "inside" else tmp_path_factory.mktemp("elsewhere")
+    folder.mkdir(exist_ok=True)
+    path = folder / "model.pt"
+    save_checkpoint(MLP.random(13, 8, 24, seed=1), path)
+    ids = collected(pytester.runpytest_inprocess(f"--checkpoint={path}", "--co", "-q", *QUIET))
+    wanted = next(i for i in ids if i.endswith("::wu-key-norm-ratio"))
+    assert wanted == (f"runs/model.pt::wu-key-norm-ratio" if where == "inside" else
+                      f"{path.as_posix()}::wu-key-norm-ratio")
+    again = pytester.runpytest_inprocess(wanted, *QUIET)
+    outcomes = again.parseoutcomes()
+    assert sum(outcomes.get(k, 0) for k in ("passed", "failed", "xfailed")) == 1, again.outlines
+
+
+def test_junit_groups_claims_by_checkpoint_and_carries_value_threshold_margin(pytester, tmp_path_factory):
+    path = tmp_path_factory.mktemp("elsewhere") / "model.pt"
+    save_checkpoint(MLP.random(13, 8, 24, seed=1), path)
+    xml = pytester.path / "junit.xml"
+    pytester.runpytest_inprocess(f"--checkpoint={path}", f"--junitxml={xml}", "-k", "accuracy or ratio", *QUIET)
+    cases = ET.parse(xml).getroot().findall(".//testcase")
+    assert {c.get("classname") for c in cases} == {"interp.model"}
+    for case in cases:
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        assert set(props) == {"value", "threshold", "margin"}, props
+        assert math.isfinite(float(props["value"])) and math.isfinite(float(props["margin"]))
+
+
+# -- the two-word form ---------------------------------------------------------------------------------
+def test_two_word_form_that_would_change_the_configuration_stops_with_one_line(pytester, tmp_path_factory):
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
+    path = tmp_path_factory.mktemp("elsewhere") / "model.pt"
+    save_checkpoint(MLP.random(13, 8, 24, seed=1), path)
+    result = pytester.runpytest_subprocess("--checkpoint", str(path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if line.startswith("ERROR:")]
+    assert len(errors) == 1 and f"--checkpoint={path}" in errors[0], result.errlines
+    assert "Traceback" not in "\n".join(result.errlines + result.outlines)
+
+
+def test_two_word_form_that_changes_nothing_just_works(pytester):
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
+    (pytester.path / "runs").mkdir()
+    save_checkpoint(MLP.random(13, 8, 24, seed=1), pytester.path / "runs" / "model.pt")
+    result = pytester.runpytest_subprocess("--checkpoint", "runs/model.pt", "--co", "-q")
+    assert result.ret == 0 and any(line.startswith("runs/model.pt::") for line in result.outlines)
+
+
+# -- claims-file integrity -----------------------------------------------------------------------------
+def claims_with(pytester, old: str, new: str):
+    text = DEFAULT_CLAIMS.read_text()
+    assert old in text
+    path = pytester.path / "claims.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ("claim: fve[k35-sin]", "claim: fve[k35-sni]", ["known_failures #1: 'fve[k35-sni]' names no claim case",
+                                                     "did you mean 'fve[k35-sin]'?"]),
+    ("claim: key-freq-agreement", "claim: key-freq-agreemnt", ["'key-freq-agreemnt' names no claim",
+                                                               "did you mean 'key-freq-agreement'?"]),
+    ("sha256: 8cd3f85207cddd887c65e6280c42fe0066141ba05dd4c4a5ff412644cacaa66b",
+     "sha256: 8cd3f85207cddd887c65e6280c42fe0066141ba05dd4c4a5ff412644cacaa6", ["known_failures #1", "64 hex characters",
+                                                                               "(62 characters)"]),
+])
+def test_a_bad_known_failure_is_one_line_naming_the_file_and_entry(pytester, old, new, words):
+    path = claims_with(pytester, old, new)
+    result = pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", f"--claims={path}", *QUIET)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if line.startswith("ERROR:")]
+    assert len(errors) == 1 and str(path) in errors[0], result.errlines
+    for word in words:
+        assert word in errors[0], errors[0]
+
+
+def test_a_drifted_known_failure_is_a_failure_everywhere(pytester, reference_path):
+    path = claims_with(pytester, "value: 0.835319", "value: 0.8")
+    report, xml = pytester.path / "r.json", pytester.path / "j.xml"
+    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", f"--claims={path}", "-k", "k35",
+                                          f"--claims-report={report}", f"--junitxml={xml}", *QUIET)
+    result.assert_outcomes(failed=1, passed=1)
+    row = next(r for r in json.loads(report.read_text())["claims"] if r["id"] == "fve[k35-sin]")
+    assert row["verdict"] == "FAIL" and "known_failure" not in row and "drifted" in row["message"]
+    summary = next(line for line in result.outlines if line.strip().startswith("fve[k35-sin]"))
+    assert summary.rstrip().endswith("FAIL")
+    case = next(c for c in ET.parse(xml).getroot().iter("testcase") if c.get("name") == "fve[k35-sin]")
+    assert case.find("failure") is not None
+
+
+def test_a_nan_measurement_fails_and_is_never_excused_by_a_known_failure(pytester, reference_path, monkeypatch):
+    """The drift check is math.isclose, false for NaN; without it the strict xfail took a NaN."""
+    @functools.wraps(metrics.fve)
+    def nan_fve(*args, **kwargs) -> float:
+        return math.nan
+
+    monkeypatch.setitem(metrics.METRICS, "fve", nan_fve)
+    report = pytester.path / "r.json"
+    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "-k", "fve",
+                                          f"--claims-report={report}", *QUIET)
+    result.assert_outcomes(failed=26)
+    rows = json.loads(report.read_text())["claims"]
+    known = next(r for r in rows if r["id"] == "fve[k35-sin]")
+    assert known["verdict"] == "FAIL" and known["value"] is None and "non-finite" in known["message"]
+
+
+# -- not applicable ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("control", ["epoch000000", "epoch000800", "epoch002500"])
+def test_on_a_model_that_does_not_solve_the_task_no_mechanism_claim_passes(pytester, control):
+    report = pytester.path / "r.json"
+    result = pytester.runpytest_inprocess(f"--checkpoint={FIXTURES / 'p113' / control}.pt",
+                                          f"--claims-report={report}", *QUIET)
+    assert result.ret == 1
+    rows = json.loads(report.read_text())["claims"]
+    assert {r["id"]: r["verdict"] for r in rows if r["id"] == "test-accuracy"} == {"test-accuracy": "FAIL"}
+    others = [r for r in rows if r["id"] != "test-accuracy"]
+    assert all(r["verdict"] == "N/A" and not r["passed"] and "not applicable" in r["not_applicable"]
+               for r in others)
+
+
+def test_a_not_applicable_claim_alone_fails_the_gate(pytester):
+    result = pytester.runpytest_inprocess(f"--checkpoint={FIXTURES / 'p113' / 'epoch000000.pt'}",
+                                          "-k", "distance", *QUIET)
+    assert result.ret == 1
+    result.assert_outcomes(failed=1)
+
+
+# -- failures a person can read, reports for machines ---------------------------------------------------
+def test_each_statement_is_printed_once_per_claim(pytester):
+    path = pytester.path / "model.pt"
+    save_checkpoint(MLP.random(113, 32, 64, seed=1), path)  # untrained: every claim fails or is N/A
+    result = pytester.runpytest_inprocess(f"--checkpoint={path}", *QUIET)
+    text = "\n".join(result.outlines)
+    fve_statement = next(c.statement for c in load_claims(DEFAULT_CLAIMS).claims if c.id == "fve")
+    assert text.count(fve_statement) == 1
+    assert "FAILURES" not in text  # one line per failing claim: the table row and pytest's short summary
+
+
+def test_report_rows_carry_margin_statement_family_and_totals(pytester, reference_path):
+    report = pytester.path / "r.json"
+    pytester.runpytest_inprocess(f"--checkpoint={reference_path}", f"--claims-report={report}", *QUIET)
+    data = json.loads(report.read_text())
+    assert data["schema_version"] == 2
+    assert {"checkpoint", "sha256", "p", "d_model", "d_mlp", "key_freqs", "key_freqs_source", "claims",
+            "architecture", "task", "totals"} <= set(data)
+    t = data["totals"]
+    assert t["passed"] + t["failed"] + t["known_failures"] + t["not_applicable"] == t["claims"] == len(data["claims"])
+    assert t["known_failures"] == 1 and t["by_construction"] == 2
+    for row in data["claims"]:
+        assert {"id", "metric", "params", "value", "op", "threshold", "passed", "margin", "statement", "family",
+                "verdict"} <= set(row)
+
+
+def test_interp_fixtures_work_in_a_users_own_test_and_fail_clearly_without_a_checkpoint(pytester):
+    pytester.makepyfile(test_mine="""
+        def test_uses_the_run(interp_run, interp_session):
+            assert interp_run.p == 113 and interp_session.targets[0].run is interp_run
+            assert interp_run.predictions.shape == (113 * 113,)
+    """)
+    result = pytester.runpytest_inprocess("test_mine.py", f"--checkpoint={BUNDLED}", "-k", "uses_the_run", *QUIET)
+    result.assert_outcomes(passed=1)
+    result = pytester.runpytest_inprocess("test_mine.py", *QUIET)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the interp fixtures need a checkpoint: run pytest with --checkpoint=PATH*"])

@@ -1,0 +1,87 @@
+"""Every claim names its positive and negative references (``references`` in claims.yaml), and
+this meta-test checks both directions:
+
+* on each positive reference the claim holds (every case passes, or is a failure recorded in
+  ``known_failures`` for exactly that checkpoint), and not merely by construction;
+* on each negative reference the claim's measured value falls on the failing side of its
+  threshold, in a case that does not also fail on one of the claim's positive references (a
+  failure shared with a positive reference shows nothing about the claim). The verdict there may
+  be N/A: what counts is that the measurement separates the model from the positives.
+
+Every claim that is defined for an architecture and does not hold there by construction needs
+at least one positive and one negative reference of that architecture.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from interp.claims import KNOWN_FAIL, PASS, assess, load_claims
+from interp.model import ARCHITECTURES
+from interp.plugin import DEFAULT_CLAIMS
+from tests._references import case_values, failing_side, reference_names, run_of
+
+CLAIMS = load_claims(DEFAULT_CLAIMS)
+
+
+def _run(name: str, request):
+    path = request.getfixturevalue("reference_path") if name == "reference" else None
+    return run_of(name, path)
+
+
+def _by_construction(claim, run) -> bool:
+    constructed = run.model.by_construction.get(claim.metric)
+    return constructed is not None and claim.expand([1])[0].judge(constructed.value)
+
+
+def test_every_reference_name_exists():
+    known = set(reference_names())
+    for claim in CLAIMS.claims:
+        for kind, names in claim.references.items():
+            assert set(names) <= known, f"{claim.id}: references.{kind} names {sorted(set(names) - known)}"
+
+
+@pytest.mark.parametrize("claim", CLAIMS.claims, ids=lambda c: c.id)
+def test_claim_holds_on_its_positive_references(claim, request):
+    for name in claim.references.get("holds", ()):
+        run = _run(name, request)
+        assert not _by_construction(claim, run), f"{name}: {claim.id} holds there by construction, which proves nothing"
+        verdicts = [assess(case, run, CLAIMS, run.checkpoint.sha256) for case in claim.expand(run.key_freqs)]
+        bad = [v.line() for v in verdicts if v.status not in (PASS, KNOWN_FAIL)]
+        assert not bad, f"{claim.id} must hold on {name}: {bad}"
+
+
+def _known_failing_cases(claim, request) -> set[str]:
+    """Cases of ``claim`` recorded as known failures on its positive references."""
+    shas = {_run(name, request).checkpoint.sha256 for name in claim.references.get("holds", ())}
+    return {kf.claim for kf in CLAIMS.known_failures if kf.sha256 in shas and kf.claim.split("[")[0] == claim.id}
+
+
+@pytest.mark.parametrize("claim", CLAIMS.claims, ids=lambda c: c.id)
+def test_claim_fails_on_its_negative_references(claim, request):
+    shared = _known_failing_cases(claim, request)
+    for name in claim.references.get("fails", ()):
+        run = _run(name, request)
+        assert not _by_construction(claim, run), f"{name}: {claim.id} holds there by construction"
+        values = case_values(claim, run)
+        assert values is not None, f"{claim.id} is not defined on {name}: it cannot be a negative reference"
+        failing = {case for case, value in values.items() if failing_side(claim, value)}
+        assert failing - shared, (f"{claim.id} must fail on {name} in a case its positive references pass: "
+                                  f"failing there {sorted(failing)}, known failures of the positives {sorted(shared)}")
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("claim", CLAIMS.claims, ids=lambda c: c.id)
+def test_claim_can_hold_and_can_fail_on_each_architecture(claim, architecture, request):
+    """Unless the architecture fixes its value, or lacks what it reads."""
+    module = ARCHITECTURES[architecture]
+    if claim.metric in module.MODEL.by_construction:
+        pytest.skip(f"{claim.id} holds by construction on the {architecture}")
+    kinds = {}
+    for kind, names in claim.references.items():
+        kinds[kind] = [n for n in names if _run(n, request).architecture == architecture]
+    probe = [n for n in reference_names() if n.startswith(architecture[:3])][:1]
+    if probe and case_values(claim, _run(probe[0], request)) is None:
+        pytest.skip(f"{claim.id} is not defined for the {architecture}")
+    assert kinds.get("holds"), f"{claim.id}: no positive reference of the {architecture} architecture"
+    assert kinds.get("fails"), f"{claim.id}: no negative reference of the {architecture} architecture"
