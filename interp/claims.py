@@ -440,7 +440,7 @@ class Verdict:
         """How far the value is on the passing side of the threshold (negative: failing)."""
         if self.value is None:
             return None
-        return margin(self.value, self.case.claim.op, self.case.claim.threshold)
+        return margin(self.value, self.case.claim.op, self.case.claim.threshold) + 0.0  # no -0.0
 
     def line(self) -> str:
         """One line for a person: id, value, op, threshold, margin, and what went wrong."""
@@ -498,8 +498,8 @@ def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str) -> Verdict:
     by_construction = constructed.reason if constructed and case.judge(constructed.value) else None
     unmet = requirement_failures(claim, claims, run)
     if unmet:
-        return Verdict(case, NOT_APPLICABLE, value, f"not applicable: it describes how a model solves the task, "
-                       f"and this one does not ({'; '.join(unmet)} is false)", by_construction)
+        return Verdict(case, NOT_APPLICABLE, value, f"it describes how a model solves the task, and this one "
+                       f"does not ({'; '.join(unmet)} is false)", by_construction)
     known = claims.known_failure(case.id, sha256)
     finite = math.isfinite(value)
     holds = finite and case.judge(value)

@@ -19,6 +19,7 @@ import math
 import os
 import re
 import struct
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import quote
 
@@ -68,6 +69,7 @@ POINT_STYLE = {
     NOT_APPLICABLE: {"color": "#7b3294", "marker": "s",
                      "label": "not applicable (model does not solve the task)"},
 }
+SYMLOG_LINSCALE = 0.6  # the sweep's epoch axis: the linear part [0, first saved epoch] as wide as 0.6 decades
 RUN_COLORS = ("#4d4d4d", "tab:blue", "tab:brown", "tab:cyan", "tab:olive", "tab:pink")
 
 # The terminal's verdict words (interp.claims), with what each means, for the page.
@@ -255,12 +257,26 @@ def _pad_limits(ax, lo: float, hi: float, fraction: float = 0.06) -> None:
     ax.set_xlim(left, right)
 
 
-def _thin_labels(ax, renderer, gap_px: float = 4.0) -> None:
-    """Blank the x tick labels that would overlap their neighbours (the first and last stay);
-    the ticks themselves stay, one per checkpoint."""
+def _symlog(linthresh: float, linscale: float = SYMLOG_LINSCALE):
+    """matplotlib's symlog scale (base 10) for x >= 0, as a function."""
+    linear = linscale / (1 - 0.1)
+    return lambda x: x / linthresh * linear if x <= linthresh else linear + math.log10(x / linthresh)
+
+
+def _spread(xs: list[float], scale) -> float:
+    """How evenly ``scale`` spreads the sorted points ``xs`` over the axis: the geometric mean of
+    the gaps between neighbours, as fractions of the span (1 / (n - 1) when evenly spaced)."""
+    t = [scale(x) for x in xs]
+    gaps = [(b - a) / (t[-1] - t[0]) for a, b in pairwise(t)]
+    return math.exp(sum(math.log(g) for g in gaps) / len(gaps)) if gaps and min(gaps) > 0 else 0.0
+
+
+def _thin_labels(ax, renderer, gap_px: float = 4.0) -> int:
+    """Hide the x tick labels that would overlap their neighbours (the first and last stay) and
+    return how many; the ticks themselves stay, one per checkpoint."""
     labels = [t for t in ax.get_xticklabels() if t.get_text()]
     if len(labels) < 3:
-        return
+        return 0
     extents = [t.get_window_extent(renderer) for t in labels]
     keep = [0]
     for i in range(1, len(labels)):
@@ -274,6 +290,7 @@ def _thin_labels(ax, renderer, gap_px: float = 4.0) -> None:
     for i, label in enumerate(labels):
         if i not in keep:
             label.set_visible(False)
+    return len(labels) - len(keep)
 
 
 def render_sweep(state, out_dir: Path) -> Path | None:
@@ -298,17 +315,22 @@ def render_sweep(state, out_dir: Path) -> Path | None:
     xs = [r["epoch"] if have_epochs else i for i, r in enumerate(table)]
     ticks = sorted(set(xs))
     positive = [x for x in ticks if x > 0]
-    log_x = have_epochs and len(positive) >= 2 and max(positive) / min(positive) >= 30
+    log_x = have_epochs and len(positive) >= 2 and _spread(ticks, _symlog(min(positive))) > _spread(ticks, float)
+    note = ""
     if have_epochs:
         names = {x: f"{x:,}" for x in ticks}
         xlabel = f"epoch (log scale above {min(positive):,})" if log_x else "epoch"
     else:
         names = {i: r["checkpoint"] for i, r in enumerate(table)}
-        xlabel = "checkpoint (no epochs in the metadata)"
+        missing = sum(r["epoch"] is None for r in table)
+        xlabel = "checkpoint"
+        note = "x: the checkpoints in order; " + ("none has an epoch in its metadata" if missing == len(table) else
+                                                  f"{missing} of {len(table)} have no epoch in their metadata")
 
     ncols = min(4, len(columns))
     nrows = math.ceil(len(columns) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.35 * ncols, 2.6 * nrows + 0.6), squeeze=False)
+    label_room = 0.0 if have_epochs else min(1.5, 0.06 * max(len(n) for n in names.values()))  # rotated names
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.35 * ncols, (2.6 + label_room) * nrows + 0.6), squeeze=False)
     thresholds = {c.id: (c.op, c.threshold) for c in state.claims.claims}
     seen = set()
     for ax, claim_id in zip(axes.flat, columns, strict=False):
@@ -342,9 +364,9 @@ def render_sweep(state, out_dir: Path) -> Path | None:
         else:
             ax.ticklabel_format(axis="y", useOffset=False)
         if log_x:
-            ax.set_xscale("symlog", linthresh=min(positive), linscale=0.6)
+            ax.set_xscale("symlog", linthresh=min(positive), linscale=SYMLOG_LINSCALE)
             ax.minorticks_off()
-        ax.set_xticks(ticks, [names[x] for x in ticks], fontsize=7)
+        ax.set_xticks(ticks, [names[x] for x in ticks], fontsize=7, rotation=0 if have_epochs else 90)
         _pad_limits(ax, min(xs), max(xs))
         ax.set_xlabel(xlabel, fontsize=8)
         ax.grid(axis="x", color="#dddddd", lw=0.6)
@@ -361,15 +383,17 @@ def render_sweep(state, out_dir: Path) -> Path | None:
         handles += [Line2D([], [], color=RUN_COLORS[j % len(RUN_COLORS)], lw=1.5, label=f"run {name or '.'}")
                     for j, name in enumerate(runs)]
     legend_rows = math.ceil(len(handles) / 4)
-    top = 1 - (0.3 + 0.2 * legend_rows) / fig.get_figheight()
-    fig.suptitle("Claims across the sweep: each claim's worst value over its cases, per checkpoint",
-                 fontsize=11, y=1 - 0.04 / fig.get_figheight(), va="top")
+    head = 0.3 if have_epochs else 0.5  # the title's second line
+    top = 1 - (head + 0.2 * legend_rows) / fig.get_figheight()
+    fig.suptitle("Claims across the sweep: each claim's worst value over its cases, per checkpoint"
+                 + ("" if have_epochs else f"\n({note})"), fontsize=11, y=1 - 0.04 / fig.get_figheight(), va="top")
     fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 4), fontsize=8.5, frameon=False,
-               bbox_to_anchor=(0.5, 1 - 0.3 / fig.get_figheight()), handletextpad=0.3, columnspacing=1.5)
+               bbox_to_anchor=(0.5, 1 - head / fig.get_figheight()), handletextpad=0.3, columnspacing=1.5)
     fig.tight_layout(rect=(0, 0, 1, top))
     renderer = fig.canvas.get_renderer()
     for ax in list(axes.flat)[: len(columns)]:
-        _thin_labels(ax, renderer)
+        if _thin_labels(ax, renderer):
+            ax.set_xlabel(f"{xlabel}; a tick per checkpoint", fontsize=8)
     path = Path(out_dir) / "sweep.png"
     _save_png(fig, path, dpi=100)
     plt.close(fig)
@@ -394,7 +418,7 @@ th{border-bottom:1px solid #999;font-weight:600}
 .claims tr.first td{border-top:1px solid #bbb}
 .claims td.id{white-space:nowrap;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.95em}
 .claims td.what{color:#333;max-width:560px}
-.note{color:#555;font-size:.92em;margin:2px 0 0}
+.note{color:#555;font-size:.92em;margin:2px 0 0}.shared{margin:0 0 6px}
 .v{font-weight:600;white-space:nowrap}
 .pass{color:#0a7a2f}.fail{color:#c0151b}.known{color:#9a5b00}.na{color:#6a2c91}.skip{color:#777}
 .counts span{margin-right:10px;white-space:nowrap}
@@ -465,34 +489,59 @@ def _counts(rows: list[dict]) -> str:
                    for w in VERDICT_CLASS if w in words)
 
 
-def _claim_rows(rows: list[dict]) -> list[str]:
-    """The claim table's body: one row per case; a claim's statement and its notes (N/A, known
-    failure, SKIP and FAIL reasons, one per distinct reason) in one cell across its cases."""
+def _reason(row: dict) -> str | None:
+    """Why a row came out as it did, where the row alone does not say it (as the terminal does)."""
+    if row.get("not_applicable"):
+        return row["not_applicable"]
+    reason = row.get("known_failure") or row.get("message")
+    return f"{row['verdict']}: {reason}" if reason else None
+
+
+def _claim_table(rows: list[dict]) -> list[str]:
+    """The checkpoint's claim table: one row per case; a claim's statement and its notes (the N/A,
+    KNOWN-FAIL, SKIP and FAIL reasons) in one cell across its cases. A reason that several claims
+    share (N/A because the model fails test-accuracy) is said once, above the table."""
     groups: list[list[dict]] = []
     for r in rows:
         if groups and groups[-1][0]["id"].split("[")[0] == r["id"].split("[")[0]:
             groups[-1].append(r)
         else:
             groups.append([r])
+    claims_with: dict[str, list[str]] = {}  # reason -> the claims (not cases) it is given for
+    for group in groups:
+        for reason in dict.fromkeys(_reason(r) for r in group):
+            if reason:
+                claims_with.setdefault(reason, []).append(group[0]["id"].split("[")[0])
+    shared = [reason for reason, claims in claims_with.items() if len(claims) > 1]
     out = []
+    for reason in shared:
+        verdict = next(r["verdict"] for r in rows if _reason(r) == reason)
+        claims = claims_with[reason]
+        every = len(claims) == sum(any(r["verdict"] == verdict for r in g) for g in groups)
+        who = f"every {verdict} claim below" if every else ", ".join(claims)
+        out.append(f"<p class='note shared'><span class='v {VERDICT_CLASS.get(verdict, '')}'>{html.escape(verdict)}"
+                   f"</span> ({html.escape(who)}): {html.escape(reason)}</p>")
+    out.append("<table class='claims'><thead><tr><th>claim</th><th class='num'>value</th>"
+               "<th class='num'>threshold</th><th class='num'>margin</th><th>verdict</th>"
+               "<th>what it claims</th></tr></thead><tbody>")
     for group in groups:
         notes: dict[str, list[str]] = {}
         for r in group:
-            reason = r.get("not_applicable") or r.get("known_failure") or r.get("message")
-            if reason:
-                notes.setdefault(f"{r['verdict']}: {reason}" if r["verdict"] != "N/A" else reason, []).append(r["id"])
+            reason = _reason(r)
+            if reason and reason not in shared:
+                notes.setdefault(reason, []).append(r["id"])
         what = html.escape(group[0]["statement"]) + "".join(
             f"<p class='note'>{html.escape(note if len(ids) == len(group) else ', '.join(ids) + ': ' + note)}</p>"
             for note, ids in notes.items())
         for i, r in enumerate(group):
-            verdict = _verdict(r)
             margin = "" if r["margin"] is None else f"{r['margin'] + 0.0:+.4f}"
-            cls = "case first" if i == 0 else "case"
             cell = f"<td class='what' rowspan='{len(group)}'>{what}</td>" if i == 0 else ""
-            out.append(f"<tr class='{cls}'><td class='id'>{html.escape(r['id'])}</td>"
+            cls = VERDICT_CLASS.get(r["verdict"], "")
+            out.append(f"<tr class='{'case first' if i == 0 else 'case'}'><td class='id'>{html.escape(r['id'])}</td>"
                        f"<td class='num'>{_value(r['value'])}</td>"
                        f"<td class='num'>{html.escape(r['op'])} {r['threshold']:g}</td><td class='num'>{margin}</td>"
-                       f"<td class='v {VERDICT_CLASS.get(r['verdict'], '')}'>{html.escape(verdict)}</td>{cell}</tr>")
+                       f"<td class='v {cls}'>{html.escape(_verdict(r))}</td>{cell}</tr>")
+    out.append("</tbody></table>")
     return out
 
 
@@ -563,11 +612,7 @@ def render_index(state, out_dir: Path) -> Path:
                      f"frequencies {run.key_freqs} ({html.escape(run.key_freqs_source)})<br>"
                      f"<code>{html.escape(str(ck.path))}</code> · sha256 <code>{ck.sha256}</code></p>")
         parts.append(f"<p class='counts'>{_counts(rows)}</p>")
-        parts.append("<table class='claims'><thead><tr><th>claim</th><th class='num'>value</th>"
-                     "<th class='num'>threshold</th><th class='num'>margin</th><th>verdict</th>"
-                     "<th>what it claims</th></tr></thead><tbody>")
-        parts.extend(_claim_rows(rows))
-        parts.append("</tbody></table>")
+        parts.extend(_claim_table(rows))
         if figures:
             parts.append("<h3>Figures <span class='note'>(click one for full size)</span></h3><div class='grid'>")
             for name, fa in figures:

@@ -6,8 +6,17 @@ For key frequencies ``K`` and ``n`` neurons per frequency, with phases ``phi_j =
 * neuron ``(k, j)`` reads ``cos(w_k a + phi_j) + cos(w_k b + phi_j)``;
 * its ReLU output is written to the logits as ``cos(w_k c + 2 phi_j)``.
 
-The ReLU's quadratic part holds ``cos(w_k(a+b) + 2 phi_j)``, and summing over evenly spaced
-phases keeps ``cos(w_k(a+b-c))`` while the linear terms and the other harmonics cancel.
+The neuron's input is ``2 cos(w_k(a-b)/2) cos(w_k(a+b)/2 + phi_j)``; its ReLU's second harmonic in
+the phase holds ``cos(w_k(a+b) + 2 phi_j)``, and summing over evenly spaced phases against the
+readout keeps that harmonic alone: the phase's constant, linear term and other harmonics cancel
+(up to the aliased harmonics ``n +- 2, ...``). What does not cancel is the envelope: per frequency the logits
+are proportional to ``|cos(w_k(a-b)/2)| cos(w_k(a+b-c))``, not the clock's ``cos(w_k(a+b-c))``. The
+envelope's constant, ``2/pi``, is the clock term; its harmonics survive the readout:
+``|cos(v/2)| = 2/pi + 4/(3 pi) cos v - ...``, so each readout's FVE is ``8/pi^2 = 0.81`` (19% lost;
+``2 / (p sin(pi/2p))^2`` at finite p, tests/unit/test_planted_models.py), the second harmonic of
+each input, ``cos(w_k(2a - c))`` and ``cos(w_k(2b - c))``, leaks into the logits' linear terms
+(share ``16 / (9 pi^2) = 0.18`` as p grows), those harmonics put other frequencies in the logits, and the
+correct logit depends on ``a - b`` (distance irrelevance near 0): docs/claims.md.
 :data:`DEFECTS` names variants with one part broken, to show which claim catches each.
 """
 

@@ -68,8 +68,10 @@ def _verdict(row: dict) -> str:
 
 def summary_lines(state) -> list[str]:
     """The terminal table: per checkpoint, every claim grouped by family, failing claims first, one
-    line each; a failing claim's statement once, under its first failing case, and what went wrong
-    where a row alone does not say it (N/A, drift, a non-finite value)."""
+    line per case. A claim whose cases are all N/A is one line (its worst case), and the reason
+    for N/A is printed once per checkpoint; a failing claim's statement is printed once, under its
+    first failing case, and what went wrong where the row alone does not say it (drift, a
+    non-finite value, a task hint)."""
     lines = []
     for target in state.targets:
         data = state.rows.get(target.name)
@@ -81,18 +83,19 @@ def summary_lines(state) -> list[str]:
         extra = [f"{t[k]} {label}" for k, label in (("failed", "failed"), ("not_applicable", "not applicable"),
                                                     ("known_failures", "known failures")) if t[k]]
         skipped = len(rows) - len(evaluated)
-        extra += [f"{skipped} not defined for a {target.checkpoint.model.architecture}"] if skipped else []
-        lines.append(f"{target.name} ({target.checkpoint.model.architecture}, task {target.task}, sha256 "
-                     f"{target.checkpoint.sha256[:12]}, p={target.checkpoint.model.p}, key freqs "
-                     f"{target.run.key_freqs} [{target.run.key_freqs_source}]): {t['passed']} of {t['claims']} "
-                     f"claims hold" + (f"; {', '.join(extra)}" if extra else ""))
+        architecture = target.checkpoint.model.architecture
+        extra += [f"{skipped} not defined for the {architecture}"] if skipped else []
+        lines.append(f"{target.name} ({architecture}, task {target.task}, sha256 {target.checkpoint.sha256[:12]}, "
+                     f"p={target.checkpoint.model.p}, key freqs {target.run.key_freqs} "
+                     f"[{target.run.key_freqs_source}]): {t['passed']} of {t['claims']} claims hold"
+                     + (f"; {', '.join(extra)}" if extra else ""))
+        for reason in dict.fromkeys(r["not_applicable"] for r in rows if r["verdict"] == NOT_APPLICABLE):
+            lines.append(f"  N/A (not applicable, counted as failing): {reason}")
         lines.append(f"  {'claim':<28} {'value':>12} {'threshold':>12} {'margin':>10}  verdict")
-        ranked = sorted(rows, key=lambda r: (r["verdict"] == PASS, r["verdict"] == "SKIP",
-                                             _family_rank(r["family"]), r["order"]))
         group, explained = None, set()
-        for row in ranked:
-            failing = row["verdict"] not in (PASS, "SKIP")
-            heading = f"FAILING: {row['family']}" if failing else row["family"]
+        for row in _collapse_not_applicable(rows):
+            heading = {FAIL: "FAILING: ", KNOWN_FAIL: "FAILING: ", NOT_APPLICABLE: "NOT APPLICABLE: "}.get(
+                row["verdict"], "") + row["family"]
             if heading != group:
                 group = heading
                 lines.append(f"  -- {group}")
@@ -101,14 +104,29 @@ def summary_lines(state) -> list[str]:
             lines.append(f"  {row['id']:<28} {value:>12} {row['op']:>2} {row['threshold']:<9.6g} "
                          f"{margin:>10}  {_verdict(row)}")
             base = row["id"].split("[")[0]
-            if failing and base not in explained:
+            if row["verdict"] in (FAIL, KNOWN_FAIL) and base not in explained:
                 explained.add(base)
                 lines.append(f"  {'':<4}{row['statement']}")
-            reason = row.get("not_applicable") or (row.get("message") if row["verdict"] != PASS else None)
-            if reason and (row["verdict"] != NOT_APPLICABLE or f"n/a:{base}" not in explained):
-                explained.add(f"n/a:{base}")
-                lines.append(f"  {'':<4}{reason}")
+            if row["verdict"] in (FAIL, "SKIP") and row.get("message"):
+                lines.append(f"  {'':<4}{row['message']}")
     return lines
+
+
+def _collapse_not_applicable(rows: list[dict]) -> list[dict]:
+    """Rows in table order (failing first, then by family and claim order); the cases of a claim
+    that are all N/A become one row, ``<id>[*] (n cases)``, carrying the worst case's value."""
+    by_claim: dict[str, list[dict]] = {}
+    for row in rows:
+        by_claim.setdefault(row["id"].split("[")[0], []).append(row)
+    out = []
+    for base, cases in by_claim.items():
+        if len(cases) > 1 and all(r["verdict"] == NOT_APPLICABLE for r in cases):
+            worst = min(cases, key=lambda r: -math.inf if r["margin"] is None else r["margin"])
+            out.append(dict(worst, id=f"{base}[*] ({len(cases)} cases)"))
+        else:
+            out.extend(cases)
+    rank = {FAIL: 0, KNOWN_FAIL: 0, NOT_APPLICABLE: 1, PASS: 2}
+    return sorted(out, key=lambda r: (rank.get(r["verdict"], 3), _family_rank(r["family"]), r["order"]))
 
 
 def _family_rank(family: str) -> int:

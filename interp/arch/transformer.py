@@ -162,15 +162,22 @@ class Transformer:
 
     def hooks(self, x_a: Float[Tensor, "pair d_model"], x_b: Float[Tensor, "pair d_model"]
               ) -> dict[str, Float[Tensor, "pair _"]]:
-        """``hook_pre``, ``hook_post`` and ``logits`` at the last position, from the two inputs."""
+        """``hook_pre``, ``hook_post`` and ``logits`` at the last position, from the two inputs.
+
+        The query is the same for every pair, so each head's score for a position is the input
+        there times ``W_K[h] q[h] / sqrt(d_head)``: a matrix product, not a per-pair key."""
+        n, heads, d_head = x_a.shape[0], self.n_heads, self.d_head
         x_eq = self.W_E[self.p] + self.W_pos[2]  # the "=" position: the same for every pair
         q = torch.einsum("d,hde->he", x_eq, self.W_Q) + self.b_Q
-        x = torch.stack([x_a, x_b, x_eq.expand_as(x_a)], dim=1)  # [pair, pos, d_model]
-        k = torch.einsum("npd,hde->nphe", x, self.W_K) + self.b_K
-        v = torch.einsum("npd,hde->nphe", x, self.W_V) + self.b_V
-        pattern = (torch.einsum("he,nphe->nhp", q, k) / math.sqrt(self.d_head)).softmax(-1)
-        z = torch.einsum("nhp,nphe->nhe", pattern, v)
-        resid_mid = x_eq + torch.einsum("nhe,hed->nd", z, self.W_O) + self.b_O
+        key_q = torch.einsum("hde,he->dh", self.W_K, q) / math.sqrt(d_head)  # [d_model, head]
+        bias_q = (self.b_K * q).sum(-1) / math.sqrt(d_head)
+        scores = torch.stack([x_a @ key_q, x_b @ key_q, (x_eq @ key_q).expand(n, heads)], dim=-1) + bias_q[:, None]
+        pattern = scores.softmax(-1)  # [pair, head, position]; the last position sees all three
+        W_V = self.W_V.permute(1, 0, 2).reshape(self.d_model, heads * d_head)
+        b_V = self.b_V.reshape(-1)
+        z = sum(pattern[..., i, None] * (x @ W_V + b_V).view(-1, heads, d_head)
+                for i, x in enumerate((x_a, x_b, x_eq[None])))  # [pair, head, d_head]
+        resid_mid = x_eq + z.reshape(n, heads * d_head) @ self.W_O.reshape(heads * d_head, -1) + self.b_O
         pre = resid_mid @ self.W_in + self.b_in
         post = torch.relu(pre)
         logits = (resid_mid + post @ self.W_out + self.b_out) @ self.W_U + self.b_U

@@ -1,0 +1,79 @@
+"""The package as a user gets it: a wheel built from this tree, installed (not editable) into a
+fresh virtualenv, used from a directory outside the repository.
+
+Slow (a virtualenv and a pip install, about a minute), so it is marked ``slow``; the README's test
+command and ``.ci/run`` run it. It needs the package registry, as any pip install does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests._paths import ROOT
+
+pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
+TORCH = "torch==2.13.0"  # the CPU build this machine's pip finds on disk (as .ci/run installs it)
+
+
+def run(*args: str | Path, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "VIRTUAL_ENV"))}
+    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return result
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """A fresh virtualenv holding torch and the wheel of this tree; returns its bin directory."""
+    where = tmp_path_factory.mktemp("fresh")
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", where / "dist", ROOT, cwd=where)
+    assert built.returncode == 0, built.stderr[-2000:]
+    wheel = next((where / "dist").glob("interp_claims-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {"interp/claims.yaml", "interp/plugin.py", "interp/arch/transformer.py"} <= names
+    assert not any(n.startswith(("tests/", "fixtures/")) for n in names)
+    venv.create(where / "venv", with_pip=True)
+    bin_dir = where / "venv" / "bin"
+    for args in ([TORCH], [str(wheel)]):
+        done = run(bin_dir / "python", "-m", "pip", "install", "-q", *args, cwd=where)
+        assert done.returncode == 0, done.stderr[-2000:]
+    return bin_dir
+
+
+def test_the_wheel_gates_the_reference_from_outside_the_repository(installed, reference_path, tmp_path):
+    report = tmp_path / "report.json"
+    gate = run(installed / "pytest", f"--checkpoint={reference_path}", f"--claims-report={report}", cwd=tmp_path)
+    assert gate.returncode == 0, gate.stdout[-3000:]
+    data = json.loads(report.read_text())
+    assert (data["schema_version"], data["architecture"], data["task"], data["p"]) == (2, "mlp", "add", 113)
+    rows = {r["id"]: r for r in data["claims"]}
+    assert rows["wu-key-norm-ratio"]["value"] == pytest.approx(0.982413, abs=1e-6)
+    assert rows["fve[k35-sin]"]["value"] == pytest.approx(0.835319, abs=1e-6)
+    assert rows["fve[k35-sin]"]["verdict"] == "KNOWN-FAIL" and rows["fve[k35-sin]"]["passed"] is False
+    assert data["totals"]["failed"] == 0 and data["totals"]["known_failures"] == 1
+    # the plugin came from site-packages, not from this tree
+    where = run(installed / "python", "-c", "import interp; print(interp.__file__)", cwd=tmp_path)
+    assert "site-packages" in where.stdout and str(ROOT) not in where.stdout
+
+
+def test_a_node_id_from_the_output_runs_again(installed, reference_path, tmp_path):
+    listed = run(installed / "pytest", f"--checkpoint={reference_path}", "--co", "-q", cwd=tmp_path)
+    node = next(line for line in listed.stdout.splitlines() if line.endswith("::fve[k17-sin]"))
+    again = run(installed / "pytest", node, "-q", cwd=tmp_path)
+    assert again.returncode == 0 and "1 passed" in again.stdout, again.stdout[-2000:]
+
+
+def test_a_claims_file_from_the_clone_imports_none_of_its_tests(installed, reference_path, tmp_path):
+    """The fresh virtualenv has no hypothesis: importing the clone's test conftest would fail."""
+    result = run(installed / "pytest", f"--checkpoint={reference_path}", f"--claims={ROOT / 'claims.yaml'}",
+                 "-k", "ratio", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert run(installed / "python", "-c", "import hypothesis", cwd=tmp_path).returncode != 0
