@@ -228,7 +228,8 @@ def _check_known_claim(case_id: str, by_id: dict[str, Claim], label: str, path: 
     elif suffix is not None:
         parts = suffix.split("-")
         ok = len(parts) == len(claim.for_each) and all(
-            _case_part_ok(part, name, values) for part, (name, values) in zip(parts, claim.for_each.items(), strict=False))
+            _case_part_ok(part, name, values)
+            for part, (name, values) in zip(parts, claim.for_each.items(), strict=False))
         problem = None if ok else "names no claim case"
     if problem is not None:
         candidates = [c.id for c in by_id.values()] + [_example_case(c, suffix) for c in by_id.values() if c.for_each]

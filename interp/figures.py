@@ -78,7 +78,8 @@ VERDICTS = (
     ("PASS (by construction)", "pass", "holds on every checkpoint of this architecture, trained or not"),
     ("FAIL", "fail", "it does not hold (or its value is not finite, or a recorded failure drifted)"),
     ("KNOWN-FAIL", "known", "a failure recorded in the claims file for exactly this checkpoint"),
-    ("N/A", "na", "not applicable: a claim it requires does not hold, so the model does not solve the task"),
+    ("N/A", "na", "not applicable (counted as failing): a claim it requires does not hold, so the model does not "
+                  "solve the task"),
     ("SKIP", "skip", "not defined for this architecture; not counted"),
 )
 VERDICT_CLASS = {"PASS": "pass", "FAIL": "fail", "KNOWN-FAIL": "known", "N/A": "na", "SKIP": "skip"}
@@ -310,7 +311,7 @@ def render_sweep(state, out_dir: Path) -> Path | None:
     runs: dict[str, list[int]] = {}  # the checkpoints' directories: one line each
     for i, r in enumerate(table):
         target = by_name.get(r["checkpoint"])
-        runs.setdefault(target.path.parent.name if target is not None else "", []).append(i)
+        runs.setdefault(str(target.path.parent) if target is not None else "", []).append(i)
     have_epochs = all(r["epoch"] is not None for r in table)
     xs = [r["epoch"] if have_epochs else i for i, r in enumerate(table)]
     ticks = sorted(set(xs))
@@ -380,8 +381,8 @@ def render_sweep(state, out_dir: Path) -> Path | None:
         handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="none", color="#4d4d4d",
                               label="hollow on the bottom edge: value not finite"))
     if len(runs) > 1:
-        handles += [Line2D([], [], color=RUN_COLORS[j % len(RUN_COLORS)], lw=1.5, label=f"run {name or '.'}")
-                    for j, name in enumerate(runs)]
+        handles += [Line2D([], [], color=RUN_COLORS[j % len(RUN_COLORS)], lw=1.5, label=f"run {Path(run).name or run}")
+                    for j, run in enumerate(runs)]
     legend_rows = math.ceil(len(handles) / 4)
     head = 0.3 if have_epochs else 0.5  # the title's second line
     top = 1 - (head + 0.2 * legend_rows) / fig.get_figheight()
@@ -498,15 +499,21 @@ def _reason(row: dict) -> str | None:
 
 
 def _claim_table(rows: list[dict]) -> list[str]:
-    """The checkpoint's claim table: one row per case; a claim's statement and its notes (the N/A,
-    KNOWN-FAIL, SKIP and FAIL reasons) in one cell across its cases. A reason that several claims
-    share (N/A because the model fails test-accuracy) is said once, above the table."""
+    """The checkpoint's claim table, in the claims file's order: one row per case, except that a
+    claim whose cases are all N/A is one row, ``<id>[*] (n cases)`` with the worst case's value (as
+    in the terminal); a claim's statement and its notes (the N/A, KNOWN-FAIL, SKIP and FAIL
+    reasons) in one cell across its rows. A reason that several claims share (N/A because the
+    model fails test-accuracy) is said once, above the table."""
     groups: list[list[dict]] = []
     for r in rows:
         if groups and groups[-1][0]["id"].split("[")[0] == r["id"].split("[")[0]:
             groups[-1].append(r)
         else:
             groups.append([r])
+    for i, group in enumerate(groups):  # as the terminal: a claim whose cases are all N/A is one row
+        if len(group) > 1 and all(r["verdict"] == "N/A" for r in group):
+            worst = min(group, key=lambda r: -math.inf if r["margin"] is None else r["margin"])
+            groups[i] = [dict(worst, id=f"{worst['id'].split('[')[0]}[*] ({len(group)} cases)")]
     claims_with: dict[str, list[str]] = {}  # reason -> the claims (not cases) it is given for
     for group in groups:
         for reason in dict.fromkeys(_reason(r) for r in group):
@@ -519,6 +526,7 @@ def _claim_table(rows: list[dict]) -> list[str]:
         claims = claims_with[reason]
         every = len(claims) == sum(any(r["verdict"] == verdict for r in g) for g in groups)
         who = f"every {verdict} claim below" if every else ", ".join(claims)
+        who += "; not applicable, counted as failing" if verdict == "N/A" else ""
         out.append(f"<p class='note shared'><span class='v {VERDICT_CLASS.get(verdict, '')}'>{html.escape(verdict)}"
                    f"</span> ({html.escape(who)}): {html.escape(reason)}</p>")
     out.append("<table class='claims'><thead><tr><th>claim</th><th class='num'>value</th>"

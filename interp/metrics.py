@@ -24,7 +24,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.fourier import TermSpectrum
-from interp.model import Model, forward
+from interp.model import Model
 
 METRICS: dict[str, Callable[..., float]] = {}
 
@@ -206,7 +206,8 @@ def distance_irrelevance(correct_logits: Float[Tensor, " pair"], task: Literal["
     (clock); near 0: it depends on it (pizza).
 
     >>> a, b = torch.arange(5).repeat_interleave(5), torch.arange(5).repeat(5)
-    >>> round(distance_irrelevance(torch.cos((a + b) % 5 * 1.0), "add"), 6), distance_irrelevance((a - b) % 5 * 1.0, "add")
+    >>> by_sum, by_distance = torch.cos((a + b) % 5 * 1.0), (a - b) % 5 * 1.0
+    >>> round(distance_irrelevance(by_sum, "add"), 6), distance_irrelevance(by_distance, "add")
     (1.0, 0.0)
     """
     p = math.isqrt(len(correct_logits))

@@ -30,7 +30,18 @@ import pytest
 import torch
 
 from interp.checkpoint import CHECKPOINT_SUFFIXES, Checkpoint, find_checkpoints, load_checkpoint
-from interp.claims import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, SKIP, ClaimCase, ClaimsFile, Verdict, assess, load_claims
+from interp.claims import (
+    FAIL,
+    KNOWN_FAIL,
+    NOT_APPLICABLE,
+    PASS,
+    SKIP,
+    ClaimCase,
+    ClaimsFile,
+    Verdict,
+    assess,
+    load_claims,
+)
 from interp.data import TASKS
 from interp.errors import CheckpointError, InterpError, OptionError
 from interp.keyfreqs import check_key_freqs, parse_key_freqs

@@ -147,7 +147,8 @@ def sweep_table(state) -> tuple[list[str], list[dict]]:
             continue
         cells = {}
         for claim_id in claim_ids:
-            cases = [d["row"] for d in rows if d["row"]["id"].split("[")[0] == claim_id and d["row"]["verdict"] != "SKIP"]
+            cases = [d["row"] for d in rows
+                     if d["row"]["id"].split("[")[0] == claim_id and d["row"]["verdict"] != "SKIP"]
             if cases:
                 worst = min(cases, key=lambda r: -math.inf if r["margin"] is None else r["margin"])
                 cells[claim_id] = {"value": worst["value"], "passed": all(r["verdict"] == PASS for r in cases),

@@ -34,20 +34,30 @@ def _block_rows(p: int, d_mlp: int) -> int:
 
 
 def estimate_run_bytes(p: int, d_model: int, d_mlp: int, n_heads: int = 0, d_head: int = 0) -> int:
-    """Peak memory a :class:`Run` needs, in bytes: ``hook_pre`` over all ``p*p`` pairs in float32
-    (``4 p^2 d_mlp``), per-pair labels, splits, predictions and correct logits (``64 p^2``), the
-    logits' streamed Fourier sums (``40 p^2``, float64), and the temporaries of one streamed block
-    of ``n`` pairs, ``n (32 d_mlp + 48 p + 40 d_model + 48 n_heads d_head)``: the block's
-    activations and their float64 sums, its logits and their float64 copies, the inputs and, for a
-    transformer, the keys and values of three positions. Measured peaks: docs/performance.md and
-    ``tests/integration/test_memory_peak.py``.
+    """Peak memory the claims' work on a :class:`Run` needs above the loaded model, in bytes:
+    ``hook_pre`` over all ``p*p`` pairs in float32 (``4 p^2 d_mlp``), per-pair labels, splits,
+    predictions and correct logits (``104 p^2``), and the larger of two streamed stages. With
+    ``f = 8 d_mlp + 8 p + 36 d_model + 32 n_heads d_head``, what one forward pass holds per pair
+    (activations and logits; inputs and residuals; a transformer's attention values per head):
+
+    * the forward pass, blocks of ``n`` pairs (:func:`_block_rows`): ``n (f + 8 d_mlp + 4 p)``,
+      since the previous block's activations and logits live on while the next is computed;
+    * a split's streamed logits (``excluded-loss``), chunks of ``m = min(p^2, CHUNK // p)`` pairs:
+      ``m (f + 8 p)``.
+
+    Not included, since it depends on the number ``K`` of key frequencies: the readout spectra
+    (``fve``), ``8 p^2 K`` bytes kept and about ``26 p^2 K`` at their peak; small for a trained
+    model (13 key frequencies at p = 257: 22 MB), but a random model can have K near ``p/2``
+    (``13 p^3``: 220 MB at p = 257, 13 GB at p = 1009).
+    Measured peaks, and the margin: ``tests/integration/test_memory_peak.py``.
 
     >>> round(estimate_run_bytes(113, 128, 512) / 1e6)  # MB
-    371
+    208
     """
+    forward = 8 * d_mlp + 8 * p + 36 * d_model + 32 * n_heads * d_head
     block = p * min(p, _block_rows(p, d_mlp))
-    per_pair = 32 * d_mlp + 48 * p + 40 * d_model + 48 * n_heads * d_head
-    return 4 * p * p * d_mlp + 104 * p * p + block * per_pair
+    chunk = min(p * p, CHUNK // p)
+    return 4 * p * p * d_mlp + 104 * p * p + max(block * (forward + 8 * d_mlp + 4 * p), chunk * (forward + 8 * p))
 
 
 def available_memory_bytes() -> int | None:

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from interp.checkpoint import Checkpoint, load_checkpoint
-from interp.claims import OPS, NotDefined, evaluate
+from interp.claims import OPS, NotDefined, evaluate, margin
 from interp.planted import DEFECTS, planted_clock
 from interp.run import Run
 from tests._paths import FIXTURES
@@ -63,3 +63,50 @@ def case_values(claim, run: Run) -> dict[str, float] | None:
 def failing_side(claim, value: float) -> bool:
     """The value misses the threshold (a NaN misses every threshold)."""
     return not (math.isfinite(value) and OPS[claim.op](value, claim.threshold))
+
+
+# -- the tables of docs/claims.md --------------------------------------------------------------------
+def worst(claim, run, skip: set[str] = frozenset()) -> tuple[str, float] | None:
+    """The case with the smallest margin (``skip``: case ids left out) and its value."""
+    values = case_values(claim, run)
+    if values is None:
+        return None
+    kept = {c: v for c, v in values.items() if c not in skip}
+    case = min(kept, key=lambda c: margin(kept[c], claim.op, claim.threshold) if math.isfinite(kept[c]) else -math.inf)
+    return case, kept[case]
+
+
+def calibration(claim, claims, reference_path: Path | None) -> dict:
+    """The numbers behind a threshold: the worst value over the positive references (their known
+    failures left out) and the value on a negative reference nearest the threshold (its failing
+    cases only)."""
+    positives, negatives = [], []
+    for name in claim.references.get("holds", ()):
+        run = run_of(name, reference_path)
+        known = {kf.claim for kf in claims.known_failures if kf.sha256 == run.checkpoint.sha256}
+        _, value = worst(claim, run, skip=known)
+        positives.append((margin(value, claim.op, claim.threshold), value, name))
+    for name in claim.references.get("fails", ()):
+        run = run_of(name, reference_path)
+        failing = {c: v for c, v in case_values(claim, run).items() if failing_side(claim, v)}
+        nearest = max(failing.values(), key=lambda v: margin(v, claim.op, claim.threshold) if math.isfinite(v)
+                      else -math.inf)
+        negatives.append((margin(nearest, claim.op, claim.threshold), nearest, name))
+    return {"worst_positive": min(positives) if positives else None,
+            "nearest_negative": max(negatives) if negatives else None}
+
+
+def rule_threshold(worst_positive: float, nearest_negative: float) -> float:
+    """The rule that places a calibrated threshold: halfway between the worst positive reference
+    and the nearest negative one, rounded to two significant digits; on a logarithmic scale
+    (the geometric mean, one significant digit) where both are positive and ten times apart.
+
+    >>> rule_threshold(0.987, 0.910), rule_threshold(1.5e-6, 0.019)
+    (0.95, 0.0002)
+    """
+    low, high = sorted((worst_positive, nearest_negative))
+    if low > 0 and high / low > 10:
+        middle, digits = math.sqrt(low * high), 1
+    else:
+        middle, digits = (low + high) / 2, 2
+    return float(f"{middle:.{digits - 1}e}")

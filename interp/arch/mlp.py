@@ -100,7 +100,7 @@ class MLP:
 
     undefined: ClassVar[dict[str, str]] = {}
 
-    def inputs(self, pairs: Int[Tensor, "pair 2"]) -> tuple[Float[Tensor, "pair d_model"], Float[Tensor, "pair d_model"]]:
+    def inputs(self, pairs: Int[Tensor, "pair 2"]) -> tuple[Float[Tensor, "pair d"], Float[Tensor, "pair d"]]:
         """What the model reads for ``a`` and for ``b``: ``W_E[a]``, ``W_E[b]``."""
         return self.W_E[pairs[:, 0]], self.W_E[pairs[:, 1]]
 

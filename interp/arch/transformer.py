@@ -156,7 +156,7 @@ class Transformer:
     undefined: ClassVar[dict[str, str]] = {
         "W_neur": "no token-to-neuron matrix: attention sits between W_E and W_in"}
 
-    def inputs(self, pairs: Int[Tensor, "pair 2"]) -> tuple[Float[Tensor, "pair d_model"], Float[Tensor, "pair d_model"]]:
+    def inputs(self, pairs: Int[Tensor, "pair 2"]) -> tuple[Float[Tensor, "pair d"], Float[Tensor, "pair d"]]:
         """What the model reads for ``a`` and for ``b``: ``W_E[a] + W_pos[0]``, ``W_E[b] + W_pos[1]``."""
         return self.W_E[pairs[:, 0]] + self.W_pos[0], self.W_E[pairs[:, 1]] + self.W_pos[1]
 

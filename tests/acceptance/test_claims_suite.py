@@ -5,8 +5,8 @@ import json
 import pytest
 
 from interp import run as run_module
-from interp.checkpoint import save_checkpoint
 from interp.arch.mlp import MLP
+from interp.checkpoint import save_checkpoint
 
 N_KEY = 13  # key frequencies the rule finds on the reference (SPEC)
 
@@ -107,5 +107,6 @@ def test_known_failure_with_a_drifted_value_fails(pytester, reference_path):
                                           "-k", "k35", "-p", "no:cacheprovider")
     assert result.ret == 1
     result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines(["*fve[[]k35-sin[]] *0.835319 *> 0.84 *-0.0047  FAIL",
-                                 "*known failure drifted: known_failures records 0.8 for this checkpoint, measured 0.835319*"])
+    result.stdout.fnmatch_lines([
+        "*fve[[]k35-sin[]] *0.835319 *> 0.84 *-0.0047  FAIL",
+        "*known failure drifted: known_failures records 0.8 for this checkpoint, measured 0.835319*"])

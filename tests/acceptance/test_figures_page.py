@@ -23,7 +23,8 @@ from interp.checkpoint import save_checkpoint
 pytestmark = pytest.mark.acceptance
 
 VERDICT_WORDS = ("PASS", "PASS (by construction)", "FAIL", "KNOWN-FAIL", "N/A", "SKIP")
-SUMMARY_ROW = re.compile(r"^  (\S+) .*?  (PASS \(by construction\)|PASS|FAIL|KNOWN-FAIL|N/A|SKIP)$")
+# a claim row of the terminal summary: id (a claim whose cases are all N/A: "fve[*] (8 cases)"), ..., verdict
+SUMMARY_ROW = re.compile(r"^  (\S+(?: \(\d+ cases\))?) .*?  (PASS \(by construction\)|PASS|FAIL|KNOWN-FAIL|N/A|SKIP)$")
 MLP_NAMES = ["epoch000000", "epoch000100", "epoch000200", "epoch000300"]
 TRANSFORMER = "transformer-random"
 COMMON_FIGURES = {"neurons", "pre_post", "logits", "fve", "readout", "embedding"}

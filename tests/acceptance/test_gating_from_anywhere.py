@@ -68,7 +68,7 @@ def test_a_node_id_from_the_output_runs_that_claim_again(pytester, tmp_path_fact
     save_checkpoint(MLP.random(13, 8, 24, seed=1), path)
     ids = collected(pytester.runpytest_inprocess(f"--checkpoint={path}", "--co", "-q", *QUIET))
     wanted = next(i for i in ids if i.endswith("::wu-key-norm-ratio"))
-    assert wanted == (f"runs/model.pt::wu-key-norm-ratio" if where == "inside" else
+    assert wanted == ("runs/model.pt::wu-key-norm-ratio" if where == "inside" else
                       f"{path.as_posix()}::wu-key-norm-ratio")
     again = pytester.runpytest_inprocess(wanted, *QUIET)
     outcomes = again.parseoutcomes()
@@ -123,8 +123,8 @@ def claims_with(pytester, old: str, new: str):
     ("claim: key-freq-agreement", "claim: key-freq-agreemnt", ["'key-freq-agreemnt' names no claim",
                                                                "did you mean 'key-freq-agreement'?"]),
     ("sha256: 8cd3f85207cddd887c65e6280c42fe0066141ba05dd4c4a5ff412644cacaa66b",
-     "sha256: 8cd3f85207cddd887c65e6280c42fe0066141ba05dd4c4a5ff412644cacaa6", ["known_failures #1", "64 hex characters",
-                                                                               "(62 characters)"]),
+     "sha256: 8cd3f85207cddd887c65e6280c42fe0066141ba05dd4c4a5ff412644cacaa6",
+     ["known_failures #1", "64 hex characters", "(62 characters)"]),
 ])
 def test_a_bad_known_failure_is_one_line_naming_the_file_and_entry(pytester, old, new, words):
     path = claims_with(pytester, old, new)

@@ -36,7 +36,7 @@ def test_claim_ids_carry_the_checkpoint_name(pytester):
     result = pytester.runpytest_inprocess(f"--checkpoint={RUN_DIR}", "-k", "epoch000800 and accuracy",
                                           "--co", "-q", "-p", "no:cacheprovider")
     ids = [line for line in result.outlines if "::" in line]
-    assert len(ids) == 1 and ids[0].endswith("::epoch000800::test-accuracy")
+    assert ids == [f"{RUN_DIR.as_posix()}/epoch000800.pt::test-accuracy"]  # outside pytester's rootdir: absolute
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_parallel_workers_load_only_their_checkpoints_and_agree_with_a_serial_ru
     (pytester.path / "loads-main.json").unlink()
     result = pytester.runpytest_subprocess(
         f"--checkpoint={run_dir}", "--claims-report", str(parallel), "--claims-figures", str(pytester.path / "figs"),
-        "-n", "2", "-p", "no:cacheprovider")  # the plugin makes xdist schedule by checkpoint
+        "-n", "2", "--dist", "loadfile", "-p", "no:cacheprovider")  # a checkpoint is a file: one worker each
     assert result.ret == 1  # the untrained checkpoints fail
     assert json.loads(parallel.read_text()) == json.loads(serial.read_text())
     names = ["epoch000000", "epoch000100", "epoch000200", "epoch000300"]
@@ -102,8 +102,8 @@ def test_parallel_workers_load_only_their_checkpoints_and_agree_with_a_serial_ru
     assert all(w["forward"] == len(w["loaded"]) for w in workers)  # and its model run once, there
     index = (pytester.path / "figs" / "index.html").read_text()
     for name in names:  # each worker drew the checkpoints it ran; the main process wrote the index
-        assert (pytester.path / "figs" / name / "wu.png").is_file()
-        assert f"<h2>{name}</h2>" in index and f"{name}/neurons.png" in index
+        assert (pytester.path / "figs" / name / "readout.png").is_file()
+        assert f"data-checkpoint='{name}'" in index and f"{name}/neurons.png" in index
     assert (pytester.path / "figs" / "sweep.png").is_file()
 
 
@@ -112,13 +112,15 @@ def test_summary_groups_by_family_with_failing_claims_first(pytester, small_run)
                                           "-k", "pre-relu-linear or test-accuracy", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines([
         "*interp claims*",
-        "epoch000000 (sha256 *, p=17, key freqs *): 1 of 2 claims hold",
+        "epoch000000 (mlp, task add, sha256 *, p=17, key freqs *): 0 of 2 claims hold; 1 failed, 1 not applicable",
+        "*N/A (not applicable, counted as failing): it describes how a model solves the task, and this one does "
+        "not (test-accuracy 0.* == 1 is false)",
         "*claim*value*threshold*margin*verdict",
         "*-- FAILING: accuracy",
         "*test-accuracy *== 1 *-0.* FAIL",
-        "*The model answers every held-out pair (a, b) with (a + b) mod p.",
-        "*-- activations",
-        "*pre-relu-linear *1.000000 >= 0.9999 *+0.0001  PASS (by construction)",
+        "*The model answers every held-out pair*",
+        "*-- NOT APPLICABLE: activations",
+        "*pre-relu-linear *1.000000 >= 0.9999 *+0.0001  N/A",
     ])
 
 
@@ -145,9 +147,9 @@ def test_figures_and_index(pytester):
     pytester.runpytest_inprocess(f"--checkpoint={checkpoint}", "--claims-figures", str(out),
                                  "-p", "no:cacheprovider", "-q")
     pngs = sorted(p.name for p in (out / "epoch050000").glob("*.png"))
-    assert pngs == ["fve.png", "logits.png", "neurons.png", "pre_post.png", "wneur.png", "wu.png"]
+    assert pngs == ["embedding.png", "fve.png", "logits.png", "neurons.png", "pre_post.png", "readout.png", "wneur.png"]
     for name in pngs:
         assert (out / "epoch050000" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     index = (out / "index.html").read_text()
     assert index.count("<img ") == len(pngs)
-    assert "fve[k23-sin]" in index and "known failure" in index and "holds" in index
+    assert "fve[k23-sin]" in index and "KNOWN-FAIL" in index and ">PASS<" in index

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from interp.checkpoint import load_checkpoint, save_checkpoint
-from tests._paths import BUNDLED as DEFAULT_CHECKPOINT
 from interp.train import main as train_main
+from tests._paths import BUNDLED as DEFAULT_CHECKPOINT
 
 FIXTURES = DEFAULT_CHECKPOINT.parent
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from interp import run as run_module
+from interp.arch.mlp import MLP
 from interp.checkpoint import Checkpoint
 from interp.fourier import TermSpectrum
-from interp.arch.mlp import MLP
 from interp.run import Run
 
 

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from interp import metrics
+from interp.arch.mlp import MLP
 from interp.checkpoint import Checkpoint
 from interp.fourier import TermSpectrum
-from interp.arch.mlp import MLP
 from interp.run import Run
 from tests._models import table_checkpoint
 

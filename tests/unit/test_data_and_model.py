@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from interp.data import all_pairs, labels, split_indices
 from interp.arch.mlp import MLP
+from interp.data import all_pairs, labels, split_indices
 from interp.model import cross_entropy, forward
 
 

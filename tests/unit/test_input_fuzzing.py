@@ -10,11 +10,11 @@ import yaml
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from interp.arch.mlp import WEIGHT_NAMES
 from interp.checkpoint import load_checkpoint
 from interp.claims import parse_claims
 from interp.errors import InterpError
 from interp.keyfreqs import parse_key_freqs
-from interp.arch.mlp import WEIGHT_NAMES
 from interp.plugin import DEFAULT_CLAIMS
 
 # Five times the loaded profile's examples (conftest.py): 1,000 under `ci` (200), 125 under `dev`.

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from interp import run as run_module
+from interp.arch.mlp import MLP
 from interp.checkpoint import Checkpoint
 from interp.errors import CheckpointError
-from interp.arch.mlp import MLP
 
 SHAPE = (113, 128, 512)
 

@@ -7,7 +7,6 @@ import torch
 
 from interp import metrics
 from interp.fourier import TermSpectrum, fft2d, fourier_basis
-from interp.arch.mlp import MLP
 
 P = 11
 A = torch.arange(P, dtype=torch.float64)[:, None]
