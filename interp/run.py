@@ -165,6 +165,7 @@ class Run:
                 predictions[rows] = logits.max(-1).indices.cpu()  # the first maximum, as argmax; 4x faster here
                 correct[rows] = logits.gather(-1, labels_[rows, None])[:, 0].double().cpu()
                 logit_acc.add(a0, logits.reshape(-1, p, p))
+                del hooks, pre, post, logits  # free this block before the next one is made
         by_answer = {"add": logit_acc.by_sum, "sub": logit_acc.by_diff}[self.task]
         return {"hook_pre": pre_all, "predictions": predictions, "correct": correct,
                 "by_answer": by_answer.cpu(), "post_mean": (post_acc.cols.sum(0) / (p * p)).to(pre_all.dtype),
@@ -412,7 +413,12 @@ class SplitLogits(Mapping[str, Tensor]):
 
 
 class ReadoutSpectra(Mapping[int, Tensor]):
-    """Lazy ``{k: fft2d(post @ US[:, [2k-1, 2k]])}``; see :attr:`Run.readout_spectra`."""
+    """Lazy ``{k: fft2d(post @ US[:, [2k-1, 2k]])}``; see :attr:`Run.readout_spectra`.
+
+    Computed for a group of key frequencies at a time (about :data:`CHUNK` elements: all of them
+    at p = 113, 8 at p = 1009), and only the latest group is kept, so memory stays bounded however
+    many key frequencies a model has. Reading the key frequencies in order, as the claims do,
+    computes each group once."""
 
     def __init__(self, run: Run) -> None:
         self._run = run
@@ -433,8 +439,9 @@ class ReadoutSpectra(Mapping[int, Tensor]):
         if k not in self._cache:
             if not 1 <= k <= (self._run.p - 1) // 2:
                 raise KeyError(k)
-            wanted = [f for f in self._run.key_freqs if f not in self._cache]
-            self._fill(wanted if k in wanted else [k])
+            keys, size = self._run.key_freqs, max(1, CHUNK // (2 * self._run.p ** 2))
+            self._cache = {}
+            self._fill(keys[keys.index(k) : keys.index(k) + size] if k in keys else [k])
         return self._cache[k]
 
     def __iter__(self) -> Iterator[int]:

@@ -20,10 +20,8 @@ some claims fail on these models: the gate's exit status is 0 or 1, never a usag
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-import os
 import warnings
 from types import ModuleType
 
@@ -32,6 +30,7 @@ import pytest
 import torch
 
 from interp.data import split_indices
+from tests._extras import import_extra
 
 pytestmark = pytest.mark.acceptance
 
@@ -45,14 +44,8 @@ UNDEFINED_FOR_TRANSFORMER = {"wneur-key-share"}  # reads W_E @ W_in: in "not_eva
 
 
 def transformer_lens() -> ModuleType:
-    """The ``transformer_lens`` module. Absent: skip, or fail in one line if INTERP_REQUIRE_EXTRAS=1."""
-    try:
-        return importlib.import_module("transformer_lens")
-    except ImportError as exc:
-        message = f"transformer_lens is not installed ({exc}): pip install -e '.[transformerlens]'"
-    if os.environ.get("INTERP_REQUIRE_EXTRAS") == "1":  # outside the except: no chained traceback
-        pytest.fail(f"{message} (required: INTERP_REQUIRE_EXTRAS=1)", pytrace=False)
-    pytest.skip(message)
+    """The ``transformer_lens`` module (skipped, or failed in CI, where the extra is missing)."""
+    return import_extra("transformer_lens", "transformerlens")
 
 
 def new_model(seed: int = SEED):

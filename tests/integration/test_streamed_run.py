@@ -26,3 +26,16 @@ def test_terms_match_the_full_energy_maps(p, monkeypatch):
     logits = run.logits
     assert torch.equal(run.predictions, logits.argmax(-1))
     assert torch.allclose(run.correct_logits, logits.gather(-1, run.labels[:, None])[:, 0].double(), atol=1e-5)
+
+
+def test_readout_spectra_in_small_groups_equal_one_group(monkeypatch):
+    """Bounded memory: two key frequencies per group, the latest group kept, the same spectra."""
+    model = MLP.random(13, 8, 32, seed=3)
+    freqs = [1, 2, 3, 4, 5]
+    whole = Run(Checkpoint(Path("x.pt"), "0" * 64, model), given_key_freqs=freqs)
+    wanted = {k: whole.readout_spectra[k].clone() for k in freqs}
+    monkeypatch.setattr(run_module, "CHUNK", 2 * 2 * 13 * 13)
+    grouped = Run(Checkpoint(Path("x.pt"), "0" * 64, model), given_key_freqs=freqs)
+    for k in freqs:
+        assert torch.allclose(grouped.readout_spectra[k], wanted[k], atol=1e-6)
+        assert len(grouped.readout_spectra._cache) <= 2

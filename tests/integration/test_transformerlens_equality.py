@@ -24,8 +24,6 @@ unless ``INTERP_REQUIRE_EXTRAS=1`` (CI), where they fail.
 
 from __future__ import annotations
 
-import importlib
-import os
 import warnings
 from dataclasses import replace
 from types import ModuleType
@@ -37,6 +35,7 @@ from interp.arch.transformer import BIASES, BUFFERS, WEIGHTS, Transformer
 from interp.checkpoint import load_checkpoint
 from interp.data import all_pairs
 from interp.model import forward, model_from_state_dict
+from tests._extras import import_extra
 
 pytestmark = pytest.mark.integration
 
@@ -50,14 +49,8 @@ SHAPES = {  # (p, d_model, n_heads, d_head, d_mlp)
 
 
 def transformer_lens() -> ModuleType:
-    """The ``transformer_lens`` module. Absent: skip, or fail in one line if INTERP_REQUIRE_EXTRAS=1."""
-    try:
-        return importlib.import_module("transformer_lens")
-    except ImportError as exc:
-        message = f"transformer_lens is not installed ({exc}): pip install -e '.[transformerlens]'"
-    if os.environ.get("INTERP_REQUIRE_EXTRAS") == "1":  # outside the except: no chained traceback
-        pytest.fail(f"{message} (required: INTERP_REQUIRE_EXTRAS=1)", pytrace=False)
-    pytest.skip(message)
+    """The ``transformer_lens`` module (skipped, or failed in CI, where the extra is missing)."""
+    return import_extra("transformer_lens", "transformerlens")
 
 
 def hooked_transformer(p: int, d_model: int, n_heads: int, d_head: int, d_mlp: int,

@@ -1,0 +1,22 @@
+"""Regenerate the tables in docs/claims.md from the bundled reference models.
+
+    python docs/make_claims_tables.py
+
+``tests/acceptance/test_thresholds.py`` fails when the file no longer holds what this writes.
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from conftest import REFERENCE  # noqa: E402
+from interp.claims import load_claims  # noqa: E402
+from interp.plugin import DEFAULT_CLAIMS  # noqa: E402
+from tests._tables import replace_blocks, tables  # noqa: E402
+
+if __name__ == "__main__":
+    doc = ROOT / "docs" / "claims.md"
+    doc.write_text(replace_blocks(doc.read_text(), tables(load_claims(DEFAULT_CLAIMS), REFERENCE)))
+    print(f"wrote {doc}")
