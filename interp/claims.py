@@ -13,7 +13,7 @@ A claims file has two top-level keys::
         claim: one line saying what it claims
         source: where the claim comes from
         requires: [test-accuracy]     # optional: evaluated only where these claims hold
-        threshold_source: seed        # optional: seed, paper or calibrated (docs/claims.md)
+        threshold_source: seed        # optional: seed, paper, exact or calibrated (docs/claims.md)
         references:                   # optional: models it must hold on, and fail on
           holds: [bundled-mlp]
           fails: [control-epoch000000]
@@ -62,7 +62,7 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 }
 CLAIM_FIELDS = {"id", "metric", "params", "for_each", "op", "threshold", "claim", "source",
                 "family", "requires", "references", "threshold_source"}
-THRESHOLD_SOURCES = ("seed", "paper", "calibrated")
+THRESHOLD_SOURCES = ("seed", "paper", "exact", "calibrated")
 REFERENCE_KINDS = ("holds", "fails")
 REQUIRED_FIELDS = ("id", "metric", "op", "threshold", "claim", "source")
 KNOWN_FAILURE_FIELDS = {"claim", "sha256", "value", "reason"}

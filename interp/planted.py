@@ -23,10 +23,12 @@ correct logit depends on ``a - b`` (distance irrelevance near 0): docs/claims.md
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
 from interp.arch.mlp import MLP
+from interp.arch.transformer import Transformer
 
 DEFECTS = ("none", "readout_removed", "phases_collapsed", "embedding_noise")
 
@@ -73,3 +75,42 @@ def planted_clock(p: int, freqs: list[int], d_mlp: int, defect: str = "none", se
         gen = torch.Generator().manual_seed(seed)
         W_E += torch.randn(p, d_model, generator=gen, dtype=torch.float64)
     return MLP(W_E.float(), W_in.float(), (W_U * 4.0).float())
+
+
+def planted_transformer(p: int, freqs: list[int], d_mlp: int, defect: str = "none", seed: int = 0) -> Transformer:
+    """The planted clock (:func:`planted_clock`) inside a 1-layer transformer with constant
+    attention, so that the two models compute the same logits: Zhong et al.'s pizza-like
+    transformer, whose output depends on ``W_E[a] + W_E[b]`` only.
+
+    * ``W_Q = W_K = 0``: every position gets attention 1/3; one head, ``W_V W_O = 3 I`` on the
+      embedding's ``2|K|`` dimensions, and ``W_E[=] = W_pos = 0``, so ``resid_mid = W_E[a] + W_E[b]``;
+    * the MLP is the planted one; ``W_out`` writes the neurons' readout into ``p`` further
+      dimensions, which ``W_U`` alone reads (``W_out W_U`` = the planted ``W_U``; the direct path
+      from the embedding reads nothing).
+
+    >>> t = planted_transformer(p=13, freqs=[2, 5], d_mlp=32)
+    >>> from interp.data import all_pairs
+    >>> from interp.model import forward
+    >>> mlp, pairs = planted_clock(13, [2, 5], 32), all_pairs(13)
+    >>> torch.allclose(forward(t, pairs)["logits"], forward(mlp, pairs)["logits"], atol=1e-5)
+    True
+    """
+    mlp = planted_clock(p, freqs, d_mlp, defect, seed)
+    k2 = mlp.d_model
+    d_model = k2 + p
+    eye = torch.eye(k2)
+    W_E = torch.zeros(p + 1, d_model)
+    W_E[:p, :k2] = mlp.W_E
+    W_V = torch.zeros(1, d_model, k2)
+    W_V[0, :k2] = eye
+    W_O = torch.zeros(1, k2, d_model)
+    W_O[0, :, :k2] = 3 * eye
+    W_in = torch.zeros(d_model, d_mlp)
+    W_in[:k2] = mlp.W_in
+    W_out = torch.zeros(d_mlp, d_model)
+    W_out[:, k2:] = mlp.W_U
+    W_U = torch.zeros(d_model, p)
+    W_U[k2:] = torch.eye(p)
+    zeros = Transformer.random(p, d_model, 1, k2, d_mlp)
+    return replace(zeros, W_E=W_E, W_pos=torch.zeros(3, d_model), W_Q=torch.zeros(1, d_model, k2),
+                   W_K=torch.zeros(1, d_model, k2), W_V=W_V, W_O=W_O, W_in=W_in, W_out=W_out, W_U=W_U)

@@ -3,7 +3,8 @@ claim must hold, and those on which its measured value must fall on the failing 
 
 Names resolve to models that exist in the project: the original checkpoint (``reference``, read
 from ../shared), the bundled MLP run (``mlp-<epoch>``), the bundled transformers
-(``transformer-<task>-<epoch>``) and the planted clocks (``planted-<defect>``). Each run is built
+(``transformer-<task>-<epoch>``) and the planted clocks (``planted-<defect>``, and
+``planted-transformer``, the exact clock inside a constant-attention transformer). Each run is built
 once per test session; treat it as read-only.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from interp.checkpoint import Checkpoint, load_checkpoint
 from interp.claims import OPS, NotDefined, evaluate, margin
-from interp.planted import DEFECTS, planted_clock
+from interp.planted import DEFECTS, planted_clock, planted_transformer
 from interp.run import Run
 from tests._paths import FIXTURES
 
@@ -27,7 +28,7 @@ def reference_names() -> list[str]:
     """Every name a claim may use."""
     mlp = [f"mlp-{int(p.stem[5:])}" for p in sorted((FIXTURES / "p113").glob("*.pt"))]
     transformers = [f"transformer-{p.parent.name}-{int(p.stem[5:])}" for p in sorted(TRANSFORMERS.glob("*/*.pt"))]
-    return ["reference", *mlp, *transformers, *(f"planted-{d}" for d in DEFECTS)]
+    return ["reference", *mlp, *transformers, *(f"planted-{d}" for d in DEFECTS), "planted-transformer"]
 
 
 def checkpoint_of(name: str, reference_path: Path | None = None) -> Checkpoint:
@@ -40,7 +41,9 @@ def checkpoint_of(name: str, reference_path: Path | None = None) -> Checkpoint:
         _, task, epoch = name.split("-")
         return load_checkpoint(TRANSFORMERS / task / f"epoch{int(epoch):06d}.pt")
     if name.startswith("planted-"):
-        model = planted_clock(PLANTED["p"], PLANTED["freqs"], PLANTED["d_mlp"], defect=name[len("planted-"):])
+        build = planted_transformer if name == "planted-transformer" else planted_clock
+        defect = "none" if name == "planted-transformer" else name[len("planted-"):]
+        model = build(PLANTED["p"], PLANTED["freqs"], PLANTED["d_mlp"], defect=defect)
         return Checkpoint(Path(f"{name}.pt"), "0" * 64, model)
     raise KeyError(name)
 
@@ -77,9 +80,10 @@ def worst(claim, run, skip: set[str] = frozenset()) -> tuple[str, float] | None:
 
 
 def calibration(claim, claims, reference_path: Path | None) -> dict:
-    """The numbers behind a threshold: the worst value over the positive references (their known
-    failures left out) and the value on a negative reference nearest the threshold (its failing
-    cases only)."""
+    """The numbers behind a threshold, ``(margin, value, model)``: the worst value over the
+    positive references (their recorded known failures left out), and over the negative
+    references the one nearest the positives (each negative represented by its worst case). Both
+    are picked by margin, which orders values the same way whatever the threshold."""
     positives, negatives = [], []
     for name in claim.references.get("holds", ()):
         run = run_of(name, reference_path)
@@ -87,11 +91,8 @@ def calibration(claim, claims, reference_path: Path | None) -> dict:
         _, value = worst(claim, run, skip=known)
         positives.append((margin(value, claim.op, claim.threshold), value, name))
     for name in claim.references.get("fails", ()):
-        run = run_of(name, reference_path)
-        failing = {c: v for c, v in case_values(claim, run).items() if failing_side(claim, v)}
-        nearest = max(failing.values(), key=lambda v: margin(v, claim.op, claim.threshold) if math.isfinite(v)
-                      else -math.inf)
-        negatives.append((margin(nearest, claim.op, claim.threshold), nearest, name))
+        _, value = worst(claim, run_of(name, reference_path))
+        negatives.append((margin(value, claim.op, claim.threshold), value, name))
     return {"worst_positive": min(positives) if positives else None,
             "nearest_negative": max(negatives) if negatives else None}
 
@@ -99,13 +100,14 @@ def calibration(claim, claims, reference_path: Path | None) -> dict:
 def rule_threshold(worst_positive: float, nearest_negative: float) -> float:
     """The rule that places a calibrated threshold: halfway between the worst positive reference
     and the nearest negative one, rounded to two significant digits; on a logarithmic scale
-    (the geometric mean, one significant digit) where both are positive and ten times apart.
+    (the geometric mean, one significant digit) where both are positive and more than a hundred
+    times apart, as losses are.
 
-    >>> rule_threshold(0.987, 0.910), rule_threshold(1.5e-6, 0.019)
-    (0.95, 0.0002)
+    >>> rule_threshold(0.987, 0.910), rule_threshold(0.654, 0.0432), rule_threshold(1.5e-6, 0.019)
+    (0.95, 0.35, 0.0002)
     """
     low, high = sorted((worst_positive, nearest_negative))
-    if low > 0 and high / low > 10:
+    if low > 0 and high / low > 100:
         middle, digits = math.sqrt(low * high), 1
     else:
         middle, digits = (low + high) / 2, 2

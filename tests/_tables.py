@@ -41,7 +41,8 @@ def thresholds_table(claims: ClaimsFile, reference_path: Path | None) -> str:
 
 
 def _cell(claim, claims: ClaimsFile, run) -> str:
-    """The claim's worst case on a run: value and ✓ (holds), ✗ (fails), k (known failure), n/a, or –."""
+    """The claim's worst case on a run: its value and ✓ (every case holds), ✗ known (the failing
+    cases are all recorded known failures of that checkpoint), ✗ (fails), n/a, or –."""
     values = case_values(claim, run)
     if values is None:
         return "–"
@@ -49,7 +50,7 @@ def _cell(claim, claims: ClaimsFile, run) -> str:
     worst = min(verdicts, key=lambda v: -math.inf if v.margin is None or not math.isfinite(v.margin) else v.margin)
     statuses = {v.status for v in verdicts}
     mark = ("n/a" if NOT_APPLICABLE in statuses else "✓" if statuses == {PASS} else
-            "✓ (k)" if statuses <= {PASS, KNOWN_FAIL} else "✗")
+            "✗ known" if statuses <= {PASS, KNOWN_FAIL} else "✗")
     count = f" {sum(v.status == PASS for v in verdicts)}/{len(verdicts)}" if len(verdicts) > 1 else ""
     return f"{_number(worst.value)} {mark}{count}"
 
@@ -73,8 +74,8 @@ def tables(claims: ClaimsFile, reference_path: Path | None) -> dict[str, str]:
 def replace_blocks(text: str, blocks: dict[str, str]) -> str:
     """``text`` with each ``<!-- name:begin -->...<!-- name:end -->`` block holding ``blocks[name]``."""
     for name, body in blocks.items():
-        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(\n<!-- {name}:end -->)", re.S)
+        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
             raise KeyError(f"docs/claims.md has no block {name!r}")
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
     return text

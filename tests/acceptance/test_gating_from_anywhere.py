@@ -166,26 +166,6 @@ def test_a_nan_measurement_fails_and_is_never_excused_by_a_known_failure(pyteste
     assert known["verdict"] == "FAIL" and known["value"] is None and "non-finite" in known["message"]
 
 
-# -- not applicable ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("control", ["epoch000000", "epoch000800", "epoch002500"])
-def test_on_a_model_that_does_not_solve_the_task_no_mechanism_claim_passes(pytester, control):
-    report = pytester.path / "r.json"
-    result = pytester.runpytest_inprocess(f"--checkpoint={FIXTURES / 'p113' / control}.pt",
-                                          f"--claims-report={report}", *QUIET)
-    assert result.ret == 1
-    rows = json.loads(report.read_text())["claims"]
-    assert {r["id"]: r["verdict"] for r in rows if r["id"] == "test-accuracy"} == {"test-accuracy": "FAIL"}
-    others = [r for r in rows if r["id"] != "test-accuracy"]
-    assert all(r["verdict"] == "N/A" and not r["passed"] and "does not" in r["not_applicable"] for r in others)
-
-
-def test_a_not_applicable_claim_alone_fails_the_gate(pytester):
-    result = pytester.runpytest_inprocess(f"--checkpoint={FIXTURES / 'p113' / 'epoch000000.pt'}",
-                                          "-k", "distance", *QUIET)
-    assert result.ret == 1
-    result.assert_outcomes(failed=1)
-
-
 # -- failures a person can read, reports for machines ---------------------------------------------------
 def test_each_statement_is_printed_once_per_claim(pytester):
     """The bundled checkpoint has four failing FVE cases (known failures): one statement."""
