@@ -12,7 +12,7 @@ from interp import train
 from tests._paths import BUNDLED as DEFAULT_CHECKPOINT
 
 RUN_DIR = DEFAULT_CHECKPOINT.parent
-EPOCHS = [0, 800, 2500, 50000]
+EPOCHS = [0, 800, 2500, 4000, 50000]
 
 
 def test_directory_sweep_runs_each_model_once_and_writes_the_table(pytester):
@@ -23,13 +23,13 @@ def test_directory_sweep_runs_each_model_once_and_writes_the_table(pytester):
     assert result.ret == 1  # the controls fail
     assert run_module.FORWARD_CALLS["count"] - before == len(EPOCHS)
     lines = md.read_text().splitlines()
-    assert [line.split(" | ")[1] for line in lines[2:6]] == [str(e) for e in EPOCHS]
-    assert "| **first holds** |" in lines[6]
+    assert [line.split(" | ")[1] for line in lines[2:7]] == [str(e) for e in EPOCHS]
+    assert "| **first holds** |" in lines[7]
     pytester.runpytest_inprocess(f"--checkpoint={RUN_DIR}", "--claims-table", str(table_csv),
                                  "-p", "no:cacheprovider", "-q", "-k", "accuracy")
     rows = list(csv.DictReader(table_csv.read_text().splitlines()))
-    assert [r["test-accuracy passed"] for r in rows[:-1]] == ["False", "False", "False", "True"]
-    assert rows[-1]["test-accuracy"] == "epoch 50000"
+    assert [r["test-accuracy passed"] for r in rows[:-1]] == ["False", "False", "False", "True", "True"]
+    assert rows[-1]["test-accuracy"] == "epoch 4000"
 
 
 def test_claim_ids_carry_the_checkpoint_name(pytester):

@@ -55,9 +55,12 @@ def failures() -> dict[str, set[str]]:
 
 def test_exact_relu_clock_fails_exactly_these_claims(failures):
     """Findings, not bugs: an exact ReLU clock has FVE 8/pi^2 = 0.81 (derived and pinned below), a logits
-    linear share 0.18 (the second harmonic of each input survives the readout), harmonics that
-    change the logits' frequency set, and is pizza-like (distance irrelevance 0.04)."""
-    assert failures["none"] == {"fve", "logits-linear-share", "key-freq-agreement", "distance-irrelevance"}
+    linear share 0.18 (the second harmonic of each input survives the readout) and only 0.81 of
+    the logits' energy in key products (trained models: 0.93), harmonics that change the logits'
+    frequency set and leave confidently wrong logits once the clock is removed (excluded loss
+    2.9 ln p), and it is pizza-like (distance irrelevance 0.04)."""
+    assert failures["none"] == {"fve", "logits-linear-share", "logits-key-quadratic-share", "key-freq-agreement",
+                                "distance-irrelevance", "excluded-loss-at-most-uniform"}
 
 
 def fve_of_exact_clock(p: int) -> float:
@@ -118,8 +121,8 @@ def test_exact_relu_clock_fve_is_8_over_pi_squared(p):
 
 @pytest.mark.parametrize(("defect", "caught_by"), [
     ("readout_removed", {"wneur-key-share", "embedding-key-share", "post-relu-key-quadratic", "restricted-loss"}),
-    ("phases_collapsed", {"test-accuracy", "logits-key-quadratic-share"}),
-    ("embedding_noise", {"test-accuracy", "wneur-key-share", "embedding-key-share", "logits-key-quadratic-share",
+    ("phases_collapsed", {"test-accuracy"}),  # logits-key-quadratic (0.22) fails, but so does the exact clock's
+    ("embedding_noise", {"test-accuracy", "wneur-key-share", "embedding-key-share",
                          "post-relu-key-quadratic", "neuron-concentration-median", "neuron-clusters",
                          "restricted-loss"}),
 ])
