@@ -26,17 +26,17 @@ def build(folder: Path, family: str, case: str) -> tuple[list[str], str]:
     """Arguments for one case and how the table describes it."""
     if family == "checkpoint":
         make, _ = cases.BAD_CHECKPOINTS[case]
-        return ["--checkpoint", str(make(folder / "model.pt"))], f"checkpoint: {case}"
+        return [f"--checkpoint={make(folder / 'model.pt')}"], f"checkpoint: {case}"
     if family == "pickle":
         path = folder / "evil.pt"
         cases.PLANTS[case](path, folder / "pwned")
-        return ["--checkpoint", str(path)], f"checkpoint: malicious pickle ({case}; its file is not created)"
+        return [f"--checkpoint={path}"], f"checkpoint: malicious pickle ({case}; its file is not created)"
     if family == "claims":
         text, _ = cases.BAD_CLAIMS[case]
         (folder / "claims.yaml").write_text(text)
-        return ["--checkpoint", str(REFERENCE), "--claims", str(folder / "claims.yaml")], f"claims.yaml: {case}"
+        return [f"--checkpoint={REFERENCE}", "--claims", str(folder / "claims.yaml")], f"claims.yaml: {case}"
     args = cases.BAD_OPTIONS.get(case, (["--claims-report", "/proc/r.json"], ""))[0]
-    return ["--checkpoint", str(REFERENCE), *args], f"option: {case} (`{' '.join(args)}`)"
+    return [f"--checkpoint={REFERENCE}", *args], f"option: {case} (`{' '.join(args)}`)"
 
 
 def run(root: Path, family: str, case: str) -> str:

@@ -68,14 +68,20 @@ def checked_tensors(state: dict, where: str, required: dict[str, tuple[str, int]
 
 
 def check_shapes(tensors: dict[str, Tensor], shapes: dict[str, tuple[int, ...]], where: str,
-                 reading: dict[str, str]) -> None:
-    """Raise unless each present field has its expected shape; ``reading`` says where each
-    dimension was read from, for the message. Also refuses empty dimensions and ``p < 3``."""
+                 reading: dict[str, str], keys: dict[str, str] | None = None) -> None:
+    """Raise unless each present field has its expected shape, and no dimension is empty.
+
+    Parameters
+    ----------
+    reading: where each dimension was read from, for the message.
+    keys: the state-dict key of each field, for the message (default: the field's name).
+    """
+    keys = keys or {}
     dims = ", ".join(f"{d} from {src}" for d, src in reading.items())
     for name, t in tensors.items():
         if tuple(t.shape) != tuple(shapes[name]):
-            raise CheckpointError(where, f"{name} has shape {list(t.shape)}, expected {list(shapes[name])} "
-                                  f"(reading {dims})")
-    empty = sorted({name for name, t in tensors.items() if t.numel() == 0})
+            raise CheckpointError(where, f"{keys.get(name, name)} has shape {list(t.shape)}, expected "
+                                  f"{list(shapes[name])} (reading {dims})")
+    empty = sorted({keys.get(name, name) for name, t in tensors.items() if t.numel() == 0})
     if empty:
         raise CheckpointError(where, f"{', '.join(empty)} empty: the weights need every dimension >= 1")

@@ -32,6 +32,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.arch.common import ByConstruction, check_shapes, checked_tensors
+from interp.errors import CheckpointError
 
 NAME = "transformer"
 DESCRIPTION = "1-layer TransformerLens HookedTransformer (embed.W_E, pos_embed.W_pos, blocks.0.attn.W_Q, ...)"
@@ -197,8 +198,6 @@ class Transformer:
         """Check a TransformerLens state dict strictly (see :func:`interp.arch.common.checked_tensors`)."""
         layer_norm = sorted(k for k in map(str, state) if any(f".{ln}." in f".{k}" for ln in LAYER_NORMS))
         if layer_norm:
-            from interp.errors import CheckpointError
-
             raise CheckpointError(where, f"has LayerNorm weights ({', '.join(layer_norm[:3])}): only "
                                   "normalization_type=None transformers are supported (Nanda et al.'s model)")
         tensors = checked_tensors(state, where, required=WEIGHTS, optional=BIASES, ignored=BUFFERS,
@@ -209,7 +208,10 @@ class Transformer:
         n_heads, d_head, d_mlp = t["W_Q"].shape[0], t["W_Q"].shape[2], t["W_in"].shape[1]
         shapes = _shapes(p, d_model, n_heads, d_head, d_mlp)
         check_shapes(t, shapes, where, reading={"p": "unembed.W_U columns", "d_model": "embed.W_E columns",
-                                                "n_heads, d_head": "blocks.0.attn.W_Q", "d_mlp": "blocks.0.mlp.W_in"})
+                                                "n_heads, d_head": "blocks.0.attn.W_Q", "d_mlp": "blocks.0.mlp.W_in"},
+                     keys={name: key for key, (name, _) in {**WEIGHTS, **BIASES}.items()})
+        if p < 3:
+            raise CheckpointError(where, f"p={p} is too small (need p >= 3)")
         dtype = t["W_E"].dtype
         for name, shape in shapes.items():
             if named[name] is None:

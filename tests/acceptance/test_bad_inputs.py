@@ -18,9 +18,15 @@ import pytest
 import torch
 
 from interp.arch.mlp import MLP
+from interp.arch.transformer import Transformer
 from interp.checkpoint import load_checkpoint, save_checkpoint, sha256_of
 
 GOOD = MLP.random(13, 4, 8, seed=0).state_dict()
+TL = Transformer.random(13, d_model=16, n_heads=2, d_head=8, d_mlp=24).state_dict()
+
+
+def tl_without(key: str) -> dict:
+    return {k: v for k, v in TL.items() if k != key}
 
 
 def saved(obj) -> Callable[[Path], Path]:
@@ -72,6 +78,12 @@ BAD_CHECKPOINTS = {  # case: (how to make it, words the one-line error must cont
     "empty dimension": (saved(replaced(W_E=torch.zeros(13, 0), W_in=torch.zeros(0, 8))),
                         "W_E, W_in empty: the weights need every dimension >= 1"),
     "activations too big": (saved(MLP.random(300_000, 1, 1).state_dict()), "GB to run, but only"),
+    "unknown format": (saved({"encoder.weight": torch.zeros(3, 3)}), "not a format this tool reads (keys encoder.weight)"),
+    "transformer: key missing": (saved(tl_without("blocks.0.attn.W_K")), "missing key(s) blocks.0.attn.W_K"),
+    "transformer: LayerNorm": (saved({**TL, "blocks.0.ln1.w": torch.ones(16), "blocks.0.ln1.b": torch.zeros(16)}),
+                               "has LayerNorm weights (blocks.0.ln1.b, blocks.0.ln1.w)"),
+    "transformer: shape disagrees": (saved({**TL, "blocks.0.mlp.W_out": torch.zeros(24, 15)}),
+                                     "blocks.0.mlp.W_out has shape [24, 15], expected [24, 16]"),
 }
 
 
@@ -181,6 +193,10 @@ BAD_CLAIMS = {  # case: (text, words the error must contain)
                      "claim 'x': duplicate id"),
     "param not taken": ("claims:\n- {id: x, metric: accuracy, params: {freq: 3}, op: '>', threshold: 1, "
                         "claim: c, source: s}\n", "metric 'accuracy' takes no parameter(s) ['freq']"),
+    "known failure naming no claim": (
+        "claims:\n- {id: test-accuracy, metric: accuracy, op: '>', threshold: 1, claim: c, source: s}\n"
+        "known_failures:\n- {claim: test-acuracy, sha256: '" + "0" * 64 + "', value: 0.5, reason: r}\n",
+        "known_failures #1: 'test-acuracy' names no claim (did you mean 'test-accuracy'?)"),
     "bad param value": ("claims:\n- {id: x, metric: accuracy, params: {split: dev}, op: '>', threshold: 1, "
                         "claim: c, source: s}\n", "parameter split='dev' not one of"),
 }
