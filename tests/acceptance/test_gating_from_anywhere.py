@@ -214,3 +214,30 @@ def test_interp_fixtures_work_in_a_users_own_test_and_fail_clearly_without_a_che
     result = pytester.runpytest_inprocess("test_mine.py", *QUIET)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*the interp fixtures need a checkpoint: run pytest with --checkpoint=PATH*"])
+
+
+# -- tasks ---------------------------------------------------------------------------------------------
+GROKKED_ADD = FIXTURES / "transformer" / "add" / "epoch015000.pt"
+
+
+def test_the_task_comes_from_the_option_else_the_metadata_else_add(pytester):
+    copy = pytester.path / "no-metadata.pt"
+    copy.write_bytes(GROKKED_ADD.read_bytes())
+    for args, task, source in (([f"--checkpoint={GROKKED_ADD}"], "add", "metadata"),
+                               ([f"--checkpoint={GROKKED_ADD}", "--task=sub"], "sub", "option"),
+                               ([f"--checkpoint={copy}"], "add", "default")):
+        report = pytester.path / "r.json"
+        pytester.runpytest_inprocess(*args, "-k", "test-accuracy", f"--claims-report={report}", *QUIET)
+        data = json.loads(report.read_text())
+        assert (data["architecture"], data["task"], data["task_source"]) == ("transformer", task, source)
+
+
+def test_a_model_gated_under_the_other_task_gets_a_hint_not_a_switch(pytester):
+    report = pytester.path / "r.json"
+    result = pytester.runpytest_inprocess(f"--checkpoint={GROKKED_ADD}", "--task=sub", "-k", "test-accuracy",
+                                          f"--claims-report={report}", *QUIET)
+    result.assert_outcomes(failed=1)
+    row = json.loads(report.read_text())["claims"][0]
+    assert row["value"] < 0.1 and row["verdict"] == "FAIL"
+    assert "test accuracy under task 'add' is 1.000: was it trained on add? (gate it with --task add)" in row["message"]
+    assert any("gate it with --task add" in line for line in result.outlines)
