@@ -13,6 +13,7 @@ docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import re
 import statistics
@@ -41,10 +42,8 @@ def claims_pass(path: Path, claims) -> float:
     run = Run(load_checkpoint(path))
     for claim in claims.claims:
         for case in claim.expand(run.key_freqs):
-            try:
+            with contextlib.suppress(NotDefined):  # a claim the architecture does not have
                 evaluate(case, run)
-            except NotDefined:
-                pass
     return time.perf_counter() - start
 
 

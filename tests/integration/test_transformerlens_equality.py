@@ -36,6 +36,7 @@ from interp.checkpoint import load_checkpoint
 from interp.data import all_pairs
 from interp.model import forward, model_from_state_dict
 from tests._extras import import_extra
+from tests._paths import FIXTURES
 
 pytestmark = pytest.mark.integration
 
@@ -149,3 +150,14 @@ def test_same_computation_in_float64():
     tl = hooked_transformer(*shape, dtype=torch.float64)
     tl.load_state_dict(t.state_dict(), strict=True)
     assert_same_hooks(forward(ours, all_pairs(shape[0])), tl_hooks(tl, shape[0]), TOL64)
+
+
+@pytest.mark.parametrize("path", sorted((FIXTURES / "transformer").glob("*/*.pt")),
+                         ids=lambda p: f"{p.parent.name}-{p.stem}")
+def test_the_bundled_checkpoints_load_strictly_into_transformerlens_and_run_the_same(path):
+    """The files ``python -m interp.train --arch transformer`` wrote, as saved (not rebuilt)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    ours = model_from_state_dict(state, str(path))
+    tl = hooked_transformer(ours.p, ours.d_model, ours.n_heads, ours.d_head, ours.d_mlp)
+    tl.load_state_dict(state, strict=True)
+    assert_same_hooks(forward(ours, all_pairs(ours.p)), tl_hooks(tl, ours.p), TOL32)

@@ -139,5 +139,6 @@ def test_transformer_runs_are_reproducible_resumable_and_recorded(tmp_path):
 
 def test_resuming_with_another_task_is_refused(tmp_path, capsys):
     run_transformer(tmp_path, "--epochs", "10", "--task", "sub")
-    assert run_transformer(tmp_path, "--epochs", "20", "--task", "add", "--resume", str(tmp_path / "epoch000010.pt")) == 2
+    resume = str(tmp_path / "epoch000010.pt")
+    assert run_transformer(tmp_path, "--epochs", "20", "--task", "add", "--resume", resume) == 2
     assert "cannot resume" in capsys.readouterr().err
