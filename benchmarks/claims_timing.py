@@ -4,10 +4,10 @@
 
 In one process, alternating the two models (so that a busy machine slows both alike): a fresh
 :class:`interp.run.Run` of each checkpoint and every case of the default claims, the median of
-``--repeat`` rounds. ``--big`` adds random p = 1009 models (d_model 128, d_mlp 512, the
-transformer with 4 heads of 32) through the real command line, ``pytest --checkpoint=...
---key-freqs=1,2,3``, each under ``/usr/bin/time -v`` for its peak resident memory. Numbers in
-docs/performance.md.
+``--repeat`` rounds. ``--big`` adds random models at p = 113, 257, 509 and 1009 (d_model 128,
+d_mlp 512, the transformer with 4 heads of 32) through the real command line, ``pytest
+--checkpoint=... --key-freqs=1,2,3``, each under ``/usr/bin/time -v`` for its wall time and peak
+resident memory. Numbers in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from interp.arch.transformer import Transformer  # noqa: E402
 from interp.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from interp.claims import NotDefined, evaluate, load_claims  # noqa: E402
 from interp.plugin import DEFAULT_CLAIMS  # noqa: E402
-from interp.run import Run  # noqa: E402
+from interp.run import Run, estimate_run_bytes  # noqa: E402
 
 CHECKPOINTS = {"mlp": ROOT / "fixtures/p113/epoch050000.pt",
                "transformer": ROOT / "fixtures/transformer/add/epoch015000.pt"}
@@ -61,7 +61,7 @@ def command_line(path: Path, folder: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--big", action="store_true")
+    parser.add_argument("--big", action="store_true", help="random models at p = 257, 509 and 1009 too")
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, python {platform.python_version()}")
     claims = load_claims(DEFAULT_CLAIMS)
@@ -78,12 +78,15 @@ def main() -> None:
     if args.big:
         with tempfile.TemporaryDirectory() as folder:
             folder = Path(folder)
-            big = {"mlp": MLP.random(1009, 128, 512, seed=0), "transformer": Transformer.random(1009, seed=0)}
-            for name, model in big.items():
-                save_checkpoint(model, folder / f"{name}.pt")
-            for name in big:
-                seconds, gb = command_line(folder / f"{name}.pt", folder)
-                print(f"p=1009 {name}: {seconds:.1f} s, {gb:.2f} GB peak (whole pytest run)")
+            for p in (113, 257, 509, 1009):
+                big = {"mlp": MLP.random(p, 128, 512, seed=0), "transformer": Transformer.random(p, seed=0)}
+                for name, model in big.items():
+                    save_checkpoint(model, folder / f"{name}.pt")
+                for name, model in big.items():
+                    seconds, gb = command_line(folder / f"{name}.pt", folder)
+                    estimate = estimate_run_bytes(**model.dims()) / 1e9
+                    print(f"p={p} {name}: {seconds:.1f} s, {gb:.2f} GB peak, estimate {estimate:.2f} GB "
+                          "(whole pytest run)", flush=True)
 
 
 if __name__ == "__main__":
