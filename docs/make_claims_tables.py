@@ -1,4 +1,4 @@
-"""Regenerate the tables in docs/claims.md from the bundled reference models.
+"""Regenerate the tables in docs/claims.md and README.md from the bundled reference models.
 
     python docs/make_claims_tables.py
 
@@ -14,9 +14,10 @@ sys.path.insert(0, str(ROOT))
 from conftest import REFERENCE  # noqa: E402
 from interp.claims import load_claims  # noqa: E402
 from interp.plugin import DEFAULT_CLAIMS  # noqa: E402
-from tests._tables import replace_blocks, tables  # noqa: E402
+from tests._tables import readme_tables, replace_blocks, tables  # noqa: E402
 
 if __name__ == "__main__":
-    doc = ROOT / "docs" / "claims.md"
-    doc.write_text(replace_blocks(doc.read_text(), tables(load_claims(DEFAULT_CLAIMS), REFERENCE)))
-    print(f"wrote {doc}")
+    claims = load_claims(DEFAULT_CLAIMS)
+    for doc, blocks in ((ROOT / "docs" / "claims.md", tables), (ROOT / "README.md", readme_tables)):
+        doc.write_text(replace_blocks(doc.read_text(), blocks(claims, REFERENCE)))
+        print(f"wrote {doc}")

@@ -65,10 +65,44 @@ def values_table(claims: ClaimsFile, reference_path: Path | None, architecture: 
     return "\n".join(lines)
 
 
+GATED = {"reference": "reference MLP", "mlp-50000": "bundled MLP", "transformer-add-15000": "transformer, add"}
+
+
+def verdicts_table(claims: ClaimsFile, reference_path: Path | None, models: dict[str, str]) -> str:
+    """The README's table: each claim's verdict and worst value on the models a user would gate."""
+    lines = ["| claim | " + " | ".join(models.values()) + " |", "|---|" + "---|" * len(models)]
+    for claim in claims.claims:
+        cells = []
+        for name in models:
+            run = run_of(name, reference_path)
+            if case_values(claim, run) is None:
+                cells.append("not defined")
+                continue
+            verdicts = [assess(case, run, claims, run.checkpoint.sha256) for case in claim.expand(run.key_freqs)]
+            failing = [v for v in verdicts if v.status != PASS]
+            shown = min(verdicts, key=lambda v: v.margin)
+            if not failing:
+                detail = " (by construction)" if shown.by_construction else (
+                    f" ({len(verdicts)} cases)" if len(verdicts) > 1 else "")
+                cells.append(f"{_number(shown.value)} PASS{detail}")
+            else:
+                words = sorted({v.status for v in failing})
+                cases = ", ".join(f"{v.case.id.split('[')[-1].rstrip(']')} {_number(v.value)}" for v in failing)
+                cells.append(f"**{'/'.join(words)}**: " + (cases if len(verdicts) > 1 else _number(shown.value)))
+        lines.append(f"| `{claim.id}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def tables(claims: ClaimsFile, reference_path: Path | None) -> dict[str, str]:
+    """The blocks of docs/claims.md."""
     return {"thresholds": thresholds_table(claims, reference_path),
             "values-mlp": values_table(claims, reference_path, "mlp"),
             "values-transformer": values_table(claims, reference_path, "transformer")}
+
+
+def readme_tables(claims: ClaimsFile, reference_path: Path | None) -> dict[str, str]:
+    """The blocks of README.md."""
+    return {"verdicts": verdicts_table(claims, reference_path, GATED)}
 
 
 def replace_blocks(text: str, blocks: dict[str, str]) -> str:

@@ -1,6 +1,6 @@
 """Thresholds from measurement: each calibrated threshold lies strictly between the values on the
 claim's positive references and the nearest value on a negative one, recomputed here from the
-bundled models; and docs/claims.md shows exactly these numbers."""
+bundled models; and docs/claims.md and the README show exactly these numbers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from interp.claims import load_claims
 from interp.plugin import DEFAULT_CLAIMS
 from tests._paths import ROOT
 from tests._references import calibration
-from tests._tables import replace_blocks, tables
+from tests._tables import readme_tables, replace_blocks, tables
 
 CLAIMS = load_claims(DEFAULT_CLAIMS)
 CALIBRATED = [c for c in CLAIMS.claims if c.threshold_source == "calibrated"]
@@ -30,6 +30,7 @@ def test_calibrated_threshold_lies_strictly_between_positives_and_nearest_negati
     assert neg_margin < 0, f"{claim.id}: the negative reference {neg_name} gives {neg_value}, which passes"
 
 
-def test_the_tables_in_docs_are_current(reference_path):
-    doc = (ROOT / "docs" / "claims.md").read_text()
-    assert replace_blocks(doc, tables(CLAIMS, reference_path)) == doc, "run: python docs/make_claims_tables.py"
+@pytest.mark.parametrize(("doc", "blocks"), [("docs/claims.md", tables), ("README.md", readme_tables)])
+def test_the_tables_in_the_docs_are_current(doc, blocks, reference_path):
+    text = (ROOT / doc).read_text()
+    assert replace_blocks(text, blocks(CLAIMS, reference_path)) == text, "run: python docs/make_claims_tables.py"
