@@ -145,9 +145,17 @@ class ClaimsSession:
 
 
 def _names(paths: list[Path]) -> list[str]:
-    """Display names: the file stem, prefixed by its directory where stems collide."""
-    stems = [p.stem for p in paths]
-    return [f"{p.parent.name}-{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+    """Display names: the file stem, or ``<directory>-<stem>`` for every checkpoint when they come
+    from several directories (so that each name says which run it belongs to).
+
+    >>> _names([Path("run/epoch1.pt"), Path("run/epoch2.pt")])
+    ['epoch1', 'epoch2']
+    >>> _names([Path("add/epoch1.pt"), Path("sub/epoch2.pt")])
+    ['add-epoch1', 'sub-epoch2']
+    """
+    if len({p.parent for p in paths}) > 1:
+        return [f"{p.parent.name}-{p.stem}" for p in paths]
+    return [p.stem for p in paths]
 
 
 def _check_output_path(path: Path, option: str) -> Path:
