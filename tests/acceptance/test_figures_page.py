@@ -177,17 +177,19 @@ def test_page_links_every_checkpoint_figure_and_file_and_uses_the_terminals_verd
     page = read_page(out / "index.html")
     check_links(page, out)
 
-    names = [*MLP_NAMES, TRANSFORMER]
+    # from two directories, every checkpoint is named <directory>-<stem>
+    names = [*(f"{inputs['mlp'].name}-{n}" for n in MLP_NAMES), f"{inputs['transformer'].parent.name}-{TRANSFORMER}"]
+    transformer = names[-1]
     assert list(page.sections) == names
     toc = toc_targets(page)
     for name, section in page.sections.items():
         assert section["id"] in toc, f"the table of contents does not link {name}"
         figures = {f.removeprefix(f"{section['id']}-") for f in section["figures"]}
-        assert figures == (COMMON_FIGURES if name == TRANSFORMER else COMMON_FIGURES | {"wneur"})
+        assert figures == (COMMON_FIGURES if name == transformer else COMMON_FIGURES | {"wneur"})
         drawn = {p.stem for p in (out / name).glob("*.png")}
         assert drawn == figures, f"{name}: figures on disk and on the page differ"
         text = " ".join("".join(section["text"]).split())
-        assert ("transformer · task add" if name == TRANSFORMER else "mlp · task add") in text
+        assert ("transformer · task add" if name == transformer else "mlp · task add") in text
     assert set(page.figures) <= toc, f"figures missing from the table of contents: {set(page.figures) - toc}"
     assert "sweep" in page.figures and (out / "sweep.png").is_file()
 
@@ -204,7 +206,7 @@ def test_page_links_every_checkpoint_figure_and_file_and_uses_the_terminals_verd
     words = {v for s in page.sections.values() for v in s["verdicts"].values()}
     assert words <= set(VERDICT_WORDS)
     assert {"FAIL", "N/A", "SKIP"} <= words  # N/A: claims that require test-accuracy; SKIP: W_neur
-    assert terminal[TRANSFORMER]["wneur-key-share"] == "SKIP"
+    assert terminal[transformer]["wneur-key-share"] == "SKIP"
     text = (out / "index.html").read_text(encoding="utf-8")
     assert "FAILS" not in text and ">holds<" not in text
 
