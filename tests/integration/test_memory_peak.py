@@ -44,8 +44,8 @@ from interp.run import Run, estimate_run_bytes
 
 
 def high_water_mark():
-    """The process's peak resident memory since exec (VmHWM). Not ru_maxrss: Linux carries that
-    over from the image before exec, the parent's size at fork, when pytest itself is large."""
+    # the peak resident memory since exec (VmHWM); not ru_maxrss, which Linux carries over from
+    # the image before exec: the parent's size at fork, when pytest itself is large
     with open("/proc/self/status") as fh:
         return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
 
