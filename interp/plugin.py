@@ -259,8 +259,9 @@ def _check_two_word_form(config: pytest.Config) -> None:
         from _pytest.config.findpaths import determine_setup
     except ImportError:  # pragma: no cover - pytest moved it: nothing to compare with
         return
-    positional = [a for a in config.args if a not in words]
-    wanted = {"inifile": config.known_args_namespace.inifilename, "args": positional,
+    # what pytest would have chosen from the same command line without those words
+    others = [a for a in args if a not in words]
+    wanted = {"inifile": config.known_args_namespace.inifilename, "args": others,
               "rootdir_cmd_arg": config.known_args_namespace.rootdir or None,
               "invocation_dir": config.invocation_params.dir,
               "override_ini": config.known_args_namespace.override_ini}

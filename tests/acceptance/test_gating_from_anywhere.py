@@ -241,3 +241,16 @@ def test_a_model_gated_under_the_other_task_gets_a_hint_not_a_switch(pytester):
     assert row["value"] < 0.1 and row["verdict"] == "FAIL"
     assert "test accuracy under task 'add' is 1.000: was it trained on add? (gate it with --task add)" in row["message"]
     assert any("gate it with --task add" in line for line in result.outlines)
+
+
+def test_in_the_project_root_the_two_word_form_is_one_line_not_a_wall_of_errors(reference_path):
+    """The observed case: a path outside the project made pytest skip pyproject.toml, and 67
+    unrelated errors followed. Inside the project the two-word form changes nothing and works."""
+    outside = in_project("--checkpoint", str(reference_path))
+    assert outside.returncode == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in outside.stderr.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and f"--checkpoint={reference_path}" in errors[0], outside.stderr
+    assert "Traceback" not in outside.stdout + outside.stderr
+    inside = in_project("--checkpoint", "fixtures/p113/epoch000800.pt", "--co", "-q")
+    assert inside.returncode == 0
+    assert [line for line in inside.stdout.splitlines() if "::" in line][0].startswith("fixtures/p113/epoch000800.pt::")
