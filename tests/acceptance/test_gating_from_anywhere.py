@@ -253,4 +253,5 @@ def test_in_the_project_root_the_two_word_form_is_one_line_not_a_wall_of_errors(
     assert "Traceback" not in outside.stdout + outside.stderr
     inside = in_project("--checkpoint", "fixtures/p113/epoch000800.pt", "--co", "-q")
     assert inside.returncode == 0
-    assert [line for line in inside.stdout.splitlines() if "::" in line][0].startswith("fixtures/p113/epoch000800.pt::")
+    first = next(line for line in inside.stdout.splitlines() if "::" in line)
+    assert first.startswith("fixtures/p113/epoch000800.pt::")
