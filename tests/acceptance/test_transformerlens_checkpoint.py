@@ -32,7 +32,7 @@ import torch
 from interp.data import split_indices
 from tests._extras import import_extra
 
-pytestmark = pytest.mark.acceptance
+pytestmark = [pytest.mark.acceptance, pytest.mark.usefixtures("transformer_lens_preloaded")]
 
 P, D_MODEL, N_HEADS, D_HEAD, D_MLP, SEED = 23, 32, 2, 16, 64, 0
 STEPS, LR, WEIGHT_DECAY = 400, 3e-3, 1.0

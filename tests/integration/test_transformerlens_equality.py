@@ -38,7 +38,7 @@ from interp.model import forward, model_from_state_dict
 from tests._extras import import_extra
 from tests._paths import FIXTURES
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("transformer_lens_preloaded")]
 
 TOL32 = 1e-5  # of max |TL| per hook: float32 accumulation over <= 640 terms (module docstring)
 TOL64 = 1e-12
