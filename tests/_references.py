@@ -99,16 +99,19 @@ def calibration(claim, claims, reference_path: Path | None) -> dict:
 
 def rule_threshold(worst_positive: float, nearest_negative: float) -> float:
     """The rule that places a calibrated threshold: halfway between the worst positive reference
-    and the nearest negative one, rounded to two significant digits; on a logarithmic scale
-    (the geometric mean, one significant digit) where both are positive and more than a hundred
-    times apart, as losses are.
+    and the nearest negative one, rounded to two significant digits (three, or more, where two
+    would not fall strictly between them); on a logarithmic scale (the geometric mean, one
+    significant digit, or more) where both are positive and more than a hundred times apart, as
+    losses are.
 
     >>> rule_threshold(0.987, 0.910), rule_threshold(0.654, 0.0432), rule_threshold(1.5e-6, 0.019)
     (0.95, 0.35, 0.0002)
+    >>> rule_threshold(0.8893, 0.8821)  # 0.89 would not be below 0.8893
+    0.886
     """
     low, high = sorted((worst_positive, nearest_negative))
-    if low > 0 and high / low > 100:
-        middle, digits = math.sqrt(low * high), 1
-    else:
-        middle, digits = (low + high) / 2, 2
+    logarithmic = low > 0 and high / low > 100
+    middle, digits = (math.sqrt(low * high), 1) if logarithmic else ((low + high) / 2, 2)
+    while not low < float(f"{middle:.{digits - 1}e}") < high:
+        digits += 1
     return float(f"{middle:.{digits - 1}e}")

@@ -65,7 +65,8 @@ def values_table(claims: ClaimsFile, reference_path: Path | None, architecture: 
     return "\n".join(lines)
 
 
-GATED = {"reference": "reference MLP", "mlp-50000": "bundled MLP", "transformer-add-15000": "transformer, add"}
+GATED = {"reference": "reference MLP", "mlp-50000": "bundled MLP", "transformer-add-15000": "transformer, add",
+         "transformer-sub-25000": "transformer, sub"}
 
 
 def verdicts_table(claims: ClaimsFile, reference_path: Path | None, models: dict[str, str]) -> str:
