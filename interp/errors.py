@@ -13,16 +13,24 @@ from pathlib import Path
 
 
 class InterpError(Exception):
-    """A problem with user input, reported as one line: ``<where>: <problem>``.
+    r"""A problem with user input, reported as one line: ``<where>: <problem>``. Line breaks that
+    come from the input (a key or a file name with a newline in it) are shown escaped, so the
+    message stays one line whatever the input holds.
 
     >>> str(InterpError("model.pt", "not a state dict"))
     'model.pt: not a state dict'
+    >>> print(InterpError("claims.yaml", "for_each.a\nb must be a list"))
+    claims.yaml: for_each.a\nb must be a list
     """
 
     def __init__(self, where: str | Path, problem: str) -> None:
-        self.where = str(where)
-        self.problem = problem
-        super().__init__(f"{self.where}: {problem}")
+        self.where = _one_line(str(where))
+        self.problem = _one_line(problem)
+        super().__init__(f"{self.where}: {self.problem}")
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class CheckpointError(InterpError):

@@ -21,6 +21,19 @@ from interp.errors import CheckpointError
 COMPUTE_DTYPES = (torch.float32, torch.float64)
 
 
+class SharedShapes:
+    """``d_model`` and ``d_mlp``, read the same way in every architecture: ``W_E``'s columns and
+    ``W_in``'s columns (each architecture reads ``p`` where its format puts it)."""
+
+    @property
+    def d_model(self) -> int:
+        return self.W_E.shape[1]
+
+    @property
+    def d_mlp(self) -> int:
+        return self.W_in.shape[1]
+
+
 class ByConstruction(NamedTuple):
     """A metric's value on every checkpoint of an architecture, trained or not, and why."""
 

@@ -18,7 +18,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.arch.common import ByConstruction, check_shapes, checked_tensors
+from interp.arch.common import ByConstruction, SharedShapes, check_shapes, checked_tensors
 from interp.errors import CheckpointError
 
 NAME = "mlp"
@@ -32,7 +32,7 @@ def recognises(keys: set[str]) -> bool:
 
 
 @dataclass(frozen=True)
-class MLP:
+class MLP(SharedShapes):
     """The three weight matrices of the model.
 
     >>> w = MLP.random(p=7, d_model=4, d_mlp=5, seed=0)
@@ -56,14 +56,6 @@ class MLP:
     @property
     def p(self) -> int:
         return self.W_E.shape[0]
-
-    @property
-    def d_model(self) -> int:
-        return self.W_E.shape[1]
-
-    @property
-    def d_mlp(self) -> int:
-        return self.W_in.shape[1]
 
     def dims(self) -> dict[str, int]:
         return {"p": self.p, "d_model": self.d_model, "d_mlp": self.d_mlp}

@@ -31,7 +31,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.arch.common import ByConstruction, check_shapes, checked_tensors
+from interp.arch.common import ByConstruction, SharedShapes, check_shapes, checked_tensors
 from interp.errors import CheckpointError
 
 NAME = "transformer"
@@ -70,7 +70,7 @@ def recognises(keys: set[str]) -> bool:
 
 
 @dataclass(frozen=True)
-class Transformer:
+class Transformer(SharedShapes):
     """The weights of a 1-layer transformer, in TransformerLens's shapes (biases always present:
     absent ones are read as zeros).
 
@@ -111,14 +111,6 @@ class Transformer:
     @property
     def p(self) -> int:
         return self.W_U.shape[1]
-
-    @property
-    def d_model(self) -> int:
-        return self.W_E.shape[1]
-
-    @property
-    def d_mlp(self) -> int:
-        return self.W_in.shape[1]
 
     @property
     def n_heads(self) -> int:

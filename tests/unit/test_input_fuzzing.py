@@ -160,3 +160,11 @@ def test_random_state_dicts(state):
     dtype = torch.float64 if all(state[n].dtype == torch.float64 for n in WEIGHT_NAMES) else torch.float32
     for name, tensor in weights.state_dict().items():
         assert tensor.dtype == dtype and torch.equal(tensor, state[name].to(dtype))
+
+
+def test_a_key_with_a_line_break_still_gives_one_line():
+    """Found by the fuzzing above: a ``for_each`` key holding a newline put it in the message."""
+    doc = {"claims": [{**VALID_CLAIM, "for_each": {"a\nb": None}}]}
+    with pytest.raises(InterpError) as info:
+        parse_claims(yaml.safe_dump(doc), "fuzz.yaml")
+    assert "\n" not in str(info.value) and "a\\nb" in str(info.value)
