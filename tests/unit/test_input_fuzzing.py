@@ -5,6 +5,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 from hypothesis import event, given, settings
