@@ -80,8 +80,9 @@ def summary_lines(state) -> list[str]:
         rows = [dict(d["row"], order=d["order"]) for d in data]
         evaluated = [r for r in rows if r["verdict"] != "SKIP"]
         t = totals(evaluated)
-        extra = [f"{t[k]} {label}" for k, label in (("failed", "failed"), ("not_applicable", "not applicable"),
-                                                    ("known_failures", "known failures")) if t[k]]
+        extra = [f"{t[k]} {label}" + ("s" if k == "known_failures" and t[k] > 1 else "")
+                 for k, label in (("failed", "failed"), ("not_applicable", "not applicable"),
+                                  ("known_failures", "known failure")) if t[k]]
         skipped = len(rows) - len(evaluated)
         architecture = target.checkpoint.model.architecture
         extra += [f"{skipped} not defined for the {architecture}"] if skipped else []
