@@ -36,7 +36,6 @@ from interp.errors import CheckpointError
 
 NAME = "transformer"
 DESCRIPTION = "1-layer TransformerLens HookedTransformer (embed.W_E, pos_embed.W_pos, blocks.0.attn.W_Q, ...)"
-PREFIX = "blocks.0."
 # state-dict key -> (field, expected rank); biases are optional
 WEIGHTS = {
     "embed.W_E": ("W_E", 2), "pos_embed.W_pos": ("W_pos", 2),
