@@ -429,6 +429,7 @@ class Verdict:
     message: str = ""
     by_construction: str | None = None
     known_failure: KnownFailure | None = None
+    unmet: tuple[str, ...] = ()  # on N/A: the required claim cases that do not hold, as "id value op threshold"
 
     @property
     def passed(self) -> bool:
@@ -449,7 +450,10 @@ class Verdict:
         if self.value is None:
             return f"{self.case.id}: {self.status} -- {self.message}"
         head = f"{self.case.id}: {format_value(self.value)} {c.op} {c.threshold:g} (margin {self.margin:+.4g})"
-        return f"{head} {self.status}" + (f" -- {self.message}" if self.message else "")
+        # an N/A line names only what it lacks: dozens of them share one explanation, which the
+        # summary prints once (pytest does not shorten summary lines when CI is set)
+        reason = f"not applicable: {'; '.join(self.unmet)} is false" if self.unmet else self.message
+        return f"{head} {self.status}" + (f" -- {reason}" if reason else "")
 
 
 def margin(value: float, op: str, threshold: float) -> float:
@@ -500,7 +504,7 @@ def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str) -> Verdict:
     unmet = requirement_failures(claim, claims, run)
     if unmet:
         return Verdict(case, NOT_APPLICABLE, value, f"it describes how a model solves the task, and this one "
-                       f"does not ({'; '.join(unmet)} is false)", by_construction)
+                       f"does not ({'; '.join(unmet)} is false)", by_construction, unmet=tuple(unmet))
     known = claims.known_failure(case.id, sha256)
     finite = math.isfinite(value)
     holds = finite and case.judge(value)
