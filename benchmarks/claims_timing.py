@@ -29,8 +29,12 @@ sys.path.insert(0, str(ROOT))
 from interp.arch.mlp import MLP  # noqa: E402
 from interp.arch.transformer import Transformer  # noqa: E402
 from interp.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from interp.claims import NotDefined, evaluate, load_claims  # noqa: E402
-from interp.plugin import DEFAULT_CLAIMS  # noqa: E402
+from interp.claims import (  # noqa: E402
+    DEFAULT_CLAIMS,
+    NotDefined,
+    evaluate,
+    load_claims,
+)
 from interp.run import Run, estimate_run_bytes  # noqa: E402
 
 CHECKPOINTS = {"mlp": ROOT / "fixtures/p113/epoch050000.pt",

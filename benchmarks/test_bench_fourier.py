@@ -17,9 +17,8 @@ import pytest
 import torch
 
 from interp.checkpoint import load_checkpoint
-from interp.claims import evaluate, load_claims
+from interp.claims import DEFAULT_CLAIMS, evaluate, load_claims
 from interp.fourier import KERNELS, _fold_matrices, fft2d, fourier_basis
-from interp.plugin import DEFAULT_CLAIMS
 from interp.run import Run
 
 MODULI = [113, 257, 509, 1009]

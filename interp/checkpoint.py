@@ -27,8 +27,7 @@ import torch
 
 from interp.errors import CheckpointError
 from interp.model import Model, model_from_state_dict
-
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors")
+from interp.names import CHECKPOINT_SUFFIXES
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ from interp.errors import ClaimsError
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq,
 }
+DEFAULT_CLAIMS = Path(str(resources.files("interp") / "claims.yaml"))  # shipped as package data
 CLAIM_FIELDS = {"id", "metric", "params", "for_each", "op", "threshold", "claim", "source",
                 "family", "requires", "references", "threshold_source"}
 THRESHOLD_SOURCES = ("seed", "paper", "exact", "calibrated")

@@ -8,9 +8,10 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from interp.names import TASKS
+
 TRAIN_FRACTION = 0.3
 DATA_SEED = 0
-TASKS = ("add", "sub")
 Task = Literal["add", "sub"]
 
 

@@ -13,41 +13,28 @@ What is gated:
 * ``pytest PATH.pt`` (or ``PATH.pt::<claim id>``): the same, for a checkpoint named as a test path.
 * ``pytest tests --checkpoint=PATH``: the named tests and the claims.
 
-In any other pytest run the installed plugin stays inert.
+In any other pytest run the installed plugin stays inert, and light: torch and everything that
+gates come from :mod:`interp.gate`, imported only when a run names a checkpoint, so a pytest run
+that gates nothing pays almost nothing for the installed plugin.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
-import math
-import os
-import tempfile
-from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
-import torch
 
-from interp.checkpoint import CHECKPOINT_SUFFIXES, Checkpoint, find_checkpoints, load_checkpoint
-from interp.claims import (
-    FAIL,
-    KNOWN_FAIL,
-    NOT_APPLICABLE,
-    PASS,
-    SKIP,
-    ClaimCase,
-    ClaimsFile,
-    Verdict,
-    assess,
-    load_claims,
-)
-from interp.data import TASKS
-from interp.errors import CheckpointError, InterpError, OptionError
-from interp.keyfreqs import check_key_freqs, parse_key_freqs
-from interp.run import Run, check_fits_in_memory
+from interp.errors import InterpError, OptionError
+from interp.names import CHECKPOINT_SUFFIXES, TASKS
 
-DEFAULT_CLAIMS = Path(str(resources.files("interp") / "claims.yaml"))
+if TYPE_CHECKING:
+    from interp.gate import ClaimsSession
+    from interp.run import Run
+
 STASH_KEY = pytest.StashKey["ClaimsSession"]()
 INTERP_OPTIONS = ("checkpoint", "claims", "claims_report", "claims_table", "claims_figures", "key_freqs", "task")
 
@@ -73,168 +60,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--device", default="cpu", metavar="DEVICE",
                     help="torch device for the forward pass and spectra, e.g. cuda (default: cpu); "
                          "values and reports are the same, computed there and read back on the CPU")
-
-
-@dataclass
-class Target:
-    """One checkpoint to gate. The checkpoint and its run are loaded on first use. Under
-    pytest-xdist a worker gets each checkpoint's sha256, task and key frequencies from the main
-    process (``known``): it collects every claim but loads only the checkpoints it runs."""
-
-    path: Path
-    name: str
-    key_freqs: list[int] | None
-    task: str = "add"
-    task_source: str = "default"
-    known: dict | None = None
-    _checkpoint: Checkpoint | None = None
-    device: str = "cpu"
-    _run: Run | None = None
-
-    @property
-    def checkpoint(self) -> Checkpoint:
-        if self._checkpoint is None:
-            checkpoint = load_checkpoint(self.path)
-            if self.known is not None and checkpoint.sha256 != self.known["sha256"]:
-                raise CheckpointError(self.path, "changed on disk while the suite ran (sha256 differs)")
-            self._checkpoint = checkpoint
-        return self._checkpoint
-
-    @property
-    def sha256(self) -> str:
-        return self.known["sha256"] if self.known is not None else self.checkpoint.sha256
-
-    @property
-    def claim_key_freqs(self) -> list[int]:
-        """The key frequencies the claims expand over (the main process's, under xdist)."""
-        return self.known["key_freqs"] if self.known is not None else self.run.key_freqs
-
-    def manifest(self) -> dict:
-        """What a worker needs to collect this checkpoint's claims without loading it."""
-        return {"path": str(self.path), "name": self.name, "sha256": self.sha256, "task": self.task,
-                "task_source": self.task_source, "key_freqs": self.claim_key_freqs}
-
-    @property
-    def epoch(self) -> int | None:
-        """The training epoch, from the metadata file ``interp.train`` writes beside it."""
-        try:
-            return int(self.checkpoint.metadata["epoch"])
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    @property
-    def run(self) -> Run:
-        if self._run is None:
-            self._run = Run(self.checkpoint, self.key_freqs, device=self.device, task=self.task)
-        return self._run
-
-
-@dataclass
-class ClaimsSession:
-    """Everything the plugin knows for one pytest session (read-only for tests)."""
-
-    claims: ClaimsFile
-    targets: list[Target]
-    report_path: Path | None
-    table_path: Path | None = None
-    figures_dir: Path | None = None
-    rows: dict[str, list[dict]] = field(default_factory=dict)  # checkpoint name -> report rows
-
-    def target(self, path: Path) -> Target:
-        return next(t for t in self.targets if t.path == path)
-
-
-def _names(paths: list[Path]) -> list[str]:
-    """Display names: the file stem, or ``<directory>-<stem>`` for every checkpoint when they come
-    from several directories (so that each name says which run it belongs to).
-
-    >>> _names([Path("run/epoch1.pt"), Path("run/epoch2.pt")])
-    ['epoch1', 'epoch2']
-    >>> _names([Path("add/epoch1.pt"), Path("sub/epoch2.pt")])
-    ['add-epoch1', 'sub-epoch2']
-    """
-    if len({p.parent for p in paths}) > 1:
-        return [f"{p.parent.name}-{p.stem}" for p in paths]
-    return [p.stem for p in paths]
-
-
-def _check_output_path(path: Path, option: str) -> Path:
-    """Fail now, not after the run, if ``path`` cannot be written."""
-    if path.is_dir():
-        raise OptionError(option, f"{path} is a directory, expected a file path")
-    if not path.parent.is_dir():
-        raise OptionError(option, f"directory {path.parent} does not exist")
-    try:  # a real probe: os.access says yes to root, and to read-only or virtual file systems
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
-            pass
-    except OSError as exc:
-        raise OptionError(option, f"{path} cannot be written ({exc.strerror})") from None
-    if path.exists() and not os.access(path, os.W_OK):
-        raise OptionError(option, f"{path} cannot be written")
-    return path
-
-
-def _output_options(config: pytest.Config) -> dict[str, Path | None]:
-    report, table, figures = (config.getoption(o) for o in ("claims_report", "claims_table", "claims_figures"))
-    if table and Path(table).suffix not in (".md", ".csv"):
-        raise OptionError("--claims-table", f"{table}: use a .md or .csv file name")
-    if figures:
-        try:
-            Path(figures).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OptionError("--claims-figures", f"{figures} cannot be created ({exc.strerror})") from None
-        _check_output_path(Path(figures) / "index.html", "--claims-figures")
-        from interp.figures import require_matplotlib
-
-        require_matplotlib()
-    return {"report_path": report and _check_output_path(Path(report), "--claims-report"),
-            "table_path": table and _check_output_path(Path(table), "--claims-table"),
-            "figures_dir": figures and Path(figures)}
-
-
-def _device(config: pytest.Config) -> str:
-    """``--device``, checked now: a device torch does not know, or cannot reach, fails at once."""
-    name = config.getoption("device")
-    try:
-        torch.empty(0, device=name)
-    except (RuntimeError, ValueError, AssertionError) as exc:  # AssertionError: torch built without CUDA
-        raise OptionError("--device", f"{name!r} cannot be used here ({str(exc).splitlines()[0]})") from None
-    return name
-
-
-def _task(checkpoint: Checkpoint, option: str | None) -> tuple[str, str]:
-    """The task and where it came from: ``--task``, else the metadata file's ``task``, else add."""
-    if option is not None:
-        return option, "option"
-    task = checkpoint.metadata.get("task")
-    if task is None:
-        return "add", "default"
-    if task not in TASKS:
-        raise CheckpointError(checkpoint.path.with_suffix(".json"), f"task {task!r} is not one of {', '.join(TASKS)}")
-    return task, "metadata"
-
-
-def build_session(config: pytest.Config, paths: list[Path]) -> ClaimsSession:
-    """Validate every option and input before anything runs (raises :class:`InterpError`)."""
-    claims = load_claims(config.getoption("claims") or DEFAULT_CLAIMS)
-    key_freqs_text = config.getoption("key_freqs")
-    key_freqs = parse_key_freqs(key_freqs_text) if key_freqs_text is not None else None
-    outputs = _output_options(config)
-    device = _device(config)
-    manifests = getattr(config, "workerinput", {}).get("interp_targets")
-    if manifests is not None:  # an xdist worker: the main process has validated every checkpoint
-        targets = [Target(Path(m["path"]), m["name"], key_freqs, m["task"], m["task_source"], known=m,
-                          device=device) for m in manifests]
-        return ClaimsSession(claims, targets, **outputs)
-    targets = []
-    for path, name in zip(paths, _names(paths), strict=True):
-        ckpt = load_checkpoint(path)
-        check_fits_in_memory(ckpt)
-        if key_freqs is not None:
-            check_key_freqs(key_freqs, ckpt.model.p)
-        task, source = _task(ckpt, config.getoption("task"))
-        targets.append(Target(path, name, key_freqs, task, source, _checkpoint=ckpt, device=device))
-    return ClaimsSession(claims, targets, **outputs)
 
 
 def _arg_path(arg: str, config: pytest.Config) -> Path:
@@ -274,6 +99,14 @@ def _check_two_word_form(config: pytest.Config) -> None:
             f"of {rootdir} ({inipath or 'none'}); write it as one word: --checkpoint={words[0]}")
 
 
+def _gate() -> ModuleType:
+    """:mod:`interp.gate`, imported on first use: torch and the model code load only when a run
+    gates something. Always through ``sys.modules``, so that every hook of one session sees the
+    same module (``from interp import gate`` could return a stale attribute of the package after
+    an in-process pytest run restored ``sys.modules``)."""
+    return importlib.import_module("interp.gate")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Work out what is gated and validate all of it up front. Inert unless a checkpoint is named
@@ -287,13 +120,14 @@ def pytest_configure(config: pytest.Config) -> None:
     arg_checkpoints = [] if replace_args else [a for a in config.args if _is_checkpoint_arg(a, config)]
     if not (arg_checkpoints or any(config.getoption(o) for o in INTERP_OPTIONS)):
         return
+    gate = _gate()
     try:
         _check_two_word_form(config)
         if not (arg_checkpoints or options):
             raise OptionError("interp", "no checkpoint to gate: give --checkpoint=PATH (a file or a run directory)")
-        from_options = [p.resolve() for given in options for p in find_checkpoints(given)]
+        from_options = [p.resolve() for given in options for p in gate.find_checkpoints(given)]
         paths = list(dict.fromkeys([_arg_path(a, config) for a in arg_checkpoints] + from_options))
-        session = build_session(config, paths)
+        session = gate.build_session(config, paths)
     except InterpError as exc:
         raise pytest.UsageError(str(exc)) from None
     if replace_args:
@@ -305,73 +139,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if claims_only and config.option.tbstyle == "auto":
         config.option.tbstyle = "no"  # each failing claim is one line of the short summary and the table
     config.stash[STASH_KEY] = session
-    config.pluginmanager.register(ReportPlugin(session, config), "interp-report")
+    config.pluginmanager.register(gate.ReportPlugin(session, config), "interp-report")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     session = parent.config.stash.get(STASH_KEY, None)
     if session is None:
         return None
-    resolved = file_path.resolve()
-    if not any(t.path == resolved for t in session.targets):
-        return None
-    rootpath = parent.config.rootpath
-    nodeid = None if resolved.is_relative_to(rootpath) else resolved.as_posix()  # absolute outside rootdir
-    return CheckpointFile.from_parent(parent, path=file_path, nodeid=nodeid)
-
-
-class CheckpointFile(pytest.File):
-    """One checkpoint: one item per expanded claim."""
-
-    def collect(self):
-        session: ClaimsSession = self.config.stash[STASH_KEY]
-        target = session.target(self.path.resolve())
-        cases = [c for claim in session.claims.claims for c in claim.expand(target.claim_key_freqs)]
-        for order, case in enumerate(cases):
-            item = ClaimItem.from_parent(self, name=case.id, case=case, order=order)
-            item.add_marker(pytest.mark.claim(case.claim.id, case.claim.family))
-            item.add_marker(pytest.mark.xdist_group(name=target.name))
-            yield item
-
-
-class ClaimFailed(AssertionError):
-    """A claim that does not hold: its value misses the threshold, is not finite, drifted from
-    its known-failure record, or the claim is not applicable (see :func:`interp.claims.assess`)."""
-
-
-class ClaimItem(pytest.Item):
-    """One claim on one checkpoint."""
-
-    def __init__(self, *, case: ClaimCase, order: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.case = case
-        self.order = order
-        self.verdict: Verdict | None = None
-
-    def runtest(self) -> None:
-        session: ClaimsSession = self.config.stash[STASH_KEY]
-        target = session.target(self.path.resolve())
-        verdict = assess(self.case, target.run, session.claims, target.sha256)
-        self.verdict = verdict
-        if verdict.value is not None:
-            self.user_properties.extend([
-                ("value", verdict.value), ("threshold", f"{self.case.claim.op} {self.case.claim.threshold:g}"),
-                ("margin", verdict.margin)])
-        if verdict.status == PASS:
-            return
-        if verdict.status == KNOWN_FAIL:
-            pytest.xfail(verdict.line())
-        if verdict.status == SKIP:
-            pytest.skip(verdict.line())
-        raise ClaimFailed(verdict.line())
-
-    def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, ClaimFailed):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style)
-
-    def reportinfo(self):
-        return self.path, None, f"claim {self.case.id} ({self.case.claim.metric})"
+    return _gate().collect_checkpoint(file_path, parent, session)
 
 
 def _session_or_fail(config: pytest.Config) -> ClaimsSession:
@@ -392,97 +167,3 @@ def interp_session(pytestconfig: pytest.Config) -> ClaimsSession:
 def interp_run(interp_session: ClaimsSession) -> Run:
     """The cached run of the (first) checkpoint under test. Read-only: never modify its tensors."""
     return interp_session.targets[0].run
-
-
-def verdict_row(verdict: Verdict) -> dict:
-    """A report row: SPEC's fields, then margin, verdict, statement, family and the reasons."""
-    claim = verdict.case.claim
-    value = verdict.value if verdict.value is not None and math.isfinite(verdict.value) else None
-    row = {"id": verdict.case.id, "metric": claim.metric, "params": verdict.case.params, "value": value,
-           "op": claim.op, "threshold": claim.threshold, "passed": verdict.passed,
-           "margin": None if value is None else verdict.margin, "verdict": verdict.status,
-           "statement": claim.statement, "family": claim.family}
-    if verdict.by_construction:
-        row["holds_by_construction"] = True
-    if verdict.known_failure is not None:
-        row["known_failure"] = verdict.known_failure.reason
-    if verdict.status == NOT_APPLICABLE:
-        row["not_applicable"] = verdict.message
-    elif verdict.status in (FAIL, SKIP) and verdict.message:
-        row["message"] = verdict.message
-    return row
-
-
-class ReportPlugin:
-    """Gathers each claim's row (also from xdist workers, on the test reports) and writes the
-    summary and the reports at the end of the session."""
-
-    def __init__(self, state: ClaimsSession, config: pytest.Config) -> None:
-        self.state = state
-        self.config = config
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node) -> None:
-        """pytest-xdist, main process: hand each worker the checkpoints' identities, tasks and key
-        frequencies, so that it loads only the checkpoints whose claims it runs."""
-        node.workerinput["interp_targets"] = [t.manifest() for t in self.state.targets]
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call):
-        report = yield
-        if isinstance(item, ClaimItem) and item.verdict is not None and report.when == "call":
-            target = self.state.target(item.path.resolve())
-            report.interp_row = {"checkpoint": target.name, "order": item.order, "row": verdict_row(item.verdict)}
-        return report
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data = getattr(report, "interp_row", None)
-        if data is None:
-            return
-        self.state.rows.setdefault(data["checkpoint"], []).append(data)
-        _junit_classname(self.config, report, data["checkpoint"])
-
-    def pytest_terminal_summary(self, terminalreporter) -> None:
-        from interp.report import summary_lines
-
-        if self.state.rows:
-            terminalreporter.section("interp claims")
-            for line in summary_lines(self.state):
-                terminalreporter.write_line(line)
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from interp.report import write_report
-
-        worker = hasattr(session.config, "workerinput")
-        if self.state.figures_dir is not None:
-            from interp.figures import render_checkpoint
-
-            controller = session.config.pluginmanager.has_plugin("dsession")  # xdist main: workers draw
-            for target in self.state.targets:  # the checkpoints whose claims ran in this process
-                if target.name in self.state.rows and not controller:
-                    render_checkpoint(target, self.state.claims, self.state.figures_dir)
-        if worker:
-            return
-        if self.state.report_path is not None:
-            write_report(self.state, self.state.report_path)
-        if self.state.table_path is not None:
-            from interp.report import write_table
-
-            write_table(self.state, self.state.table_path)
-        if self.state.figures_dir is not None:
-            from interp.figures import render_index
-
-            render_index(self.state, self.state.figures_dir)
-
-
-def _junit_classname(config: pytest.Config, report: pytest.TestReport, checkpoint: str) -> None:
-    """``--junitxml``: class name = the checkpoint's name, so a CI viewer groups claims by
-    checkpoint (pytest would derive it from the path, with a leading dot for absolute ones)."""
-    try:
-        from _pytest.junitxml import xml_key
-    except ImportError:  # pragma: no cover - pytest moved it: keep pytest's own class name
-        return
-    xml = config.stash.get(xml_key, None)
-    if xml is not None:
-        xml.node_reporter(report).add_attribute("classname", f"interp.{checkpoint}")

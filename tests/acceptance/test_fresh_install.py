@@ -77,3 +77,26 @@ def test_a_claims_file_from_the_clone_imports_none_of_its_tests(installed, refer
                  "-k", "ratio", "-q", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert run(installed / "python", "-c", "import hypothesis", cwd=tmp_path).returncode != 0
+
+
+MODULES_AT_EXIT = """
+import sys
+from pathlib import Path
+
+
+def pytest_unconfigure(config):
+    Path("modules.txt").write_text(" ".join(m for m in ("torch", "interp.gate") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("gates", [False, True], ids=["gates-nothing", "gates"])
+def test_the_installed_plugin_imports_torch_only_when_it_gates(installed, reference_path, tmp_path, gates):
+    """Installed, the plugin loads in every pytest run of the user's environment: one that gates
+    nothing must not pay for torch (about 1.5 s on a 2-core machine). (numpy is loaded anyway, by
+    the pytest plugin of jaxtyping, a dependency.)"""
+    (tmp_path / "conftest.py").write_text(MODULES_AT_EXIT)
+    (tmp_path / "test_mine.py").write_text("def test_mine():\n    pass\n")
+    args = [f"--checkpoint={reference_path}", "test_mine.py"] if gates else ["test_mine.py"]
+    result = run(installed / "pytest", *args, "-q", "-p", "no:cacheprovider", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert (tmp_path / "modules.txt").read_text().split() == (["torch", "interp.gate"] if gates else [])

@@ -15,8 +15,7 @@ import pytest
 from interp import metrics
 from interp.arch.mlp import MLP
 from interp.checkpoint import save_checkpoint
-from interp.claims import load_claims
-from interp.plugin import DEFAULT_CLAIMS
+from interp.claims import DEFAULT_CLAIMS, load_claims
 from tests._paths import BUNDLED, FIXTURES, ROOT
 
 QUIET = ("-p", "no:cacheprovider")

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import pytest
 
-from interp.claims import KNOWN_FAIL, PASS, assess, load_claims
+from interp.claims import DEFAULT_CLAIMS, KNOWN_FAIL, PASS, assess, load_claims
 from interp.model import ARCHITECTURES
-from interp.plugin import DEFAULT_CLAIMS
 from tests._references import case_values, failing_side, reference_names, run_of
 
 CLAIMS = load_claims(DEFAULT_CLAIMS)

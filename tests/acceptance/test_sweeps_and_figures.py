@@ -54,11 +54,11 @@ RECORD_LOADS = """
 import json
 from pathlib import Path
 
-import interp.plugin
+import interp.gate
 from interp import run
 
 LOADED = []
-_load = interp.plugin.load_checkpoint
+_load = interp.gate.load_checkpoint
 
 
 def _recording(path):
@@ -66,7 +66,7 @@ def _recording(path):
     return _load(path)
 
 
-interp.plugin.load_checkpoint = _recording
+interp.gate.load_checkpoint = _recording
 
 
 def pytest_sessionfinish(session):

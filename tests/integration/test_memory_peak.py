@@ -39,7 +39,7 @@ from interp.arch.mlp import MLP
 from interp.arch.transformer import Transformer
 from interp.checkpoint import Checkpoint
 from interp.claims import NotDefined, evaluate, load_claims
-from interp.plugin import DEFAULT_CLAIMS
+from interp.claims import DEFAULT_CLAIMS
 from interp.run import Run, estimate_run_bytes
 
 

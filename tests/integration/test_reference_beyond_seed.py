@@ -9,8 +9,7 @@ import math
 import pytest
 
 from interp import metrics
-from interp.claims import evaluate, load_claims
-from interp.plugin import DEFAULT_CLAIMS
+from interp.claims import DEFAULT_CLAIMS, evaluate, load_claims
 
 # claim id: (SPEC's value, half a unit of its last digit)
 SPEC_BEYOND = {

@@ -2,8 +2,7 @@
 
 import pytest
 
-from interp.claims import parse_claims
-from interp.plugin import DEFAULT_CLAIMS
+from interp.claims import DEFAULT_CLAIMS, parse_claims
 
 CLAIM = """
 claims:

@@ -13,10 +13,9 @@ from hypothesis import strategies as st
 
 from interp.arch.mlp import WEIGHT_NAMES
 from interp.checkpoint import load_checkpoint
-from interp.claims import parse_claims
+from interp.claims import DEFAULT_CLAIMS, parse_claims
 from interp.errors import InterpError
 from interp.keyfreqs import parse_key_freqs
-from interp.plugin import DEFAULT_CLAIMS
 
 # Five times the loaded profile's examples (conftest.py): 1,000 under `ci` (200), 125 under `dev`.
 EXAMPLES = 5 * settings().max_examples

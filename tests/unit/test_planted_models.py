@@ -8,11 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from interp.checkpoint import Checkpoint
-from interp.claims import evaluate, load_claims
+from interp.claims import DEFAULT_CLAIMS, evaluate, load_claims
 from interp.keyfreqs import key_frequencies
 from interp.metrics import fve
 from interp.planted import DEFECTS, planted_clock
-from interp.plugin import DEFAULT_CLAIMS
 from interp.run import Run
 
 
