@@ -36,7 +36,8 @@ from interp.names import TASKS
 from interp.plugin import STASH_KEY
 from interp.run import Run, check_fits_in_memory
 
-__all__ = ["ClaimsSession", "Target", "build_session", "find_checkpoints"]
+__all__ = ["ClaimItem", "ClaimsSession", "ReportPlugin", "Target", "build_session", "collect_checkpoint",
+           "find_checkpoints", "verdict_row"]  # find_checkpoints: for interp.plugin, which imports no torch
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""The pytest plugin (entry point ``pytest11: interp``): options, claim collection, the shared
-run cache, the summary table and the reports.
+"""The pytest plugin (entry point ``pytest11: interp``): its options, what a run gates, and the
+fixtures. The gating itself (claim items, the shared run cache, the summary and the reports) is
+:mod:`interp.gate`.
 
 A checkpoint is a test file: each claim on it is one test item, ``<checkpoint path>::<claim id>``,
 e.g. ``fixtures/p113/epoch050000.pt::fve[k17-sin]`` (the path relative to pytest's rootdir, or
