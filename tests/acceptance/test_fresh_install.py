@@ -8,7 +8,6 @@ command and ``.ci/run`` run it. It needs the package registry, as any pip instal
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import venv
@@ -18,15 +17,15 @@ from pathlib import Path
 import pytest
 
 from tests._paths import ROOT
+from tests._subprocess import child_env
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
 TORCH = "torch==2.13.0"  # the CPU build this machine's pip finds on disk (as .ci/run installs it)
 
 
 def run(*args: str | Path, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "VIRTUAL_ENV"))}
-    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
-    return result
+    return subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=child_env())
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from interp.arch.mlp import MLP
 from interp.checkpoint import save_checkpoint
 from interp.claims import DEFAULT_CLAIMS, load_claims
 from tests._paths import BUNDLED, FIXTURES, ROOT
+from tests._subprocess import child_env
 
 QUIET = ("-p", "no:cacheprovider")
 
@@ -28,7 +29,7 @@ def collected(result) -> list[str]:
 def in_project(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """``pytest ARGS`` in the project root, in a fresh interpreter, as a user types it there."""
     return subprocess.run([sys.executable, "-m", "pytest", *args, *QUIET], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=child_env())
 
 
 # -- what a run gates --------------------------------------------------------------------------------
