@@ -32,8 +32,7 @@ from interp.claims import (
 )
 from interp.errors import CheckpointError, OptionError
 from interp.keyfreqs import check_key_freqs, parse_key_freqs
-from interp.names import TASKS
-from interp.plugin import STASH_KEY
+from interp.names import STASH_KEY, TASKS
 from interp.run import Run, check_fits_in_memory
 
 __all__ = ["ClaimItem", "ClaimsSession", "ReportPlugin", "Target", "build_session", "collect_checkpoint",

@@ -30,13 +30,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from interp.errors import InterpError, OptionError
-from interp.names import CHECKPOINT_SUFFIXES, TASKS
+from interp.names import CHECKPOINT_SUFFIXES, STASH_KEY, TASKS
 
 if TYPE_CHECKING:
     from interp.gate import ClaimsSession
     from interp.run import Run
 
-STASH_KEY = pytest.StashKey["ClaimsSession"]()
 INTERP_OPTIONS = ("checkpoint", "claims", "claims_report", "claims_table", "claims_figures", "key_freqs", "task")
 
 
