@@ -148,7 +148,7 @@ def _output_options(config: pytest.Config) -> dict[str, Path | None]:
         except OSError as exc:
             raise OptionError("--claims-figures", f"{figures} cannot be created ({exc.strerror})") from None
         _check_output_path(Path(figures) / "index.html", "--claims-figures")
-        from interp.figures import require_matplotlib
+        from interp.figures.common import require_matplotlib
 
         require_matplotlib()
     return {"report_path": report and _check_output_path(Path(report), "--claims-report"),
@@ -327,7 +327,7 @@ class ReportPlugin:
 
         worker = hasattr(session.config, "workerinput")
         if self.state.figures_dir is not None:
-            from interp.figures import render_checkpoint
+            from interp.figures.per_checkpoint import render_checkpoint
 
             controller = session.config.pluginmanager.has_plugin("dsession")  # xdist main: workers draw
             for target in self.state.targets:  # the checkpoints whose claims ran in this process
@@ -342,7 +342,7 @@ class ReportPlugin:
 
             write_table(self.state, self.state.table_path)
         if self.state.figures_dir is not None:
-            from interp.figures import render_index
+            from interp.figures.page import render_index
 
             render_index(self.state, self.state.figures_dir)
 
