@@ -1,0 +1,248 @@
+"""Train the calibration population, resumably: ``python -m calibration.train_population``.
+
+Families (p = 59, Zhong et al.'s setting), each trained until it has ``--grokked`` grokked seeds:
+
+* ``mlp-add``: this project's MLP with the seed notebook's recipe (``interp.train``).
+* ``tl-add``, ``tl-sub``: Nanda et al.'s 1-layer transformer recipe, saved as TransformerLens
+  state dicts (``interp.train --arch transformer``).
+* ``zhong-c0``, ``zhong-c1``: Zhong et al.'s transformer (input ``[a, b]``, attention
+  ``c * softmax + (1 - c)``) with their recipe (AdamW lr 1e-3, weight decay 2, betas (0.9, 0.98),
+  10-epoch warm-up, 80% train), saved as their code saves it (``model_<runid>.pt`` beside
+  ``config_<runid>.json``), re-implemented in ``tests/published/zhong.py``.
+
+Each run evaluates every 100 epochs on its own split. It has *grokked* at the first evaluation
+with test accuracy 1; it then trains its family's ``settle`` more epochs (weight decay cleans up) and stops.
+A run that has not grokked by its family's ``max_epochs`` is kept as a negative, and the next seed
+replaces it. Each run keeps, in ``runs/<family>/seed<k>/``: ``init`` (epoch 0, a negative),
+``memorised`` (the first evaluation with train accuracy 1 and test accuracy below 0.5, a negative),
+``final`` (the grokked model, or the last one of a run that did not grok), and ``run.json`` (the
+outcome and the evaluations). Runs are written atomically and a killed run resumes from its last
+``resume.pt`` (saved every ``--save-every`` epochs), so the command can be stopped and started
+again at will. The checkpoints stay out of git; ``measure_population`` turns them into the
+committed data file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
+
+from interp.checkpoint import write_atomic  # noqa: E402
+from interp.data import all_pairs, labels, split_indices  # noqa: E402
+from interp.model import cross_entropy, forward  # noqa: E402
+from interp.train import Recipe  # noqa: E402
+from tests.published.zhong import Transformer as ZhongTransformer  # noqa: E402
+from tests.published.zhong import zhong_config  # noqa: E402
+
+P = 59
+
+
+@dataclass(frozen=True)
+class Family:
+    """One family of the population: how its runs are built and how long they may train."""
+
+    name: str
+    kind: str  # "interp" (interp.train's MLP / transformer) or "zhong"
+    task: str = "add"
+    arch: str = "mlp"
+    attn_coeff: float = 1.0
+    train_fraction: float = 0.3
+    weight_decay: float = 1.0
+    max_epochs: int = 20_000
+    settle: int = 2000  # epochs trained after grokking
+    extra: dict = field(default_factory=dict)
+
+
+FAMILIES = {f.name: f for f in (
+    Family("mlp-add", "interp", arch="mlp", train_fraction=0.3, max_epochs=15_000),
+    Family("tl-add", "interp", arch="transformer", train_fraction=0.5, max_epochs=15_000),
+    Family("tl-sub", "interp", arch="transformer", task="sub", train_fraction=0.5, max_epochs=15_000),
+    Family("zhong-c0", "zhong", attn_coeff=0.0, train_fraction=0.8, weight_decay=2.0, max_epochs=10_000, settle=1000),
+    Family("zhong-c1", "zhong", attn_coeff=1.0, train_fraction=0.8, weight_decay=2.0, max_epochs=10_000, settle=1000),
+)}
+
+
+class InterpRun:
+    """A run of ``interp.train``'s recipe (its Trainer: the MLP or the TransformerLens transformer)."""
+
+    def __init__(self, family: Family, seed: int) -> None:
+        from interp.train import BETA2, Trainer
+
+        self.recipe = Recipe(p=P, seed=seed, arch=family.arch, task=family.task, beta2=BETA2[family.arch],
+                             train_fraction=family.train_fraction, weight_decay=family.weight_decay)
+        self.trainer = Trainer(self.recipe)
+
+    @property
+    def epoch(self) -> int:
+        return self.trainer.epoch
+
+    def step(self) -> None:
+        self.trainer.step()
+
+    def evaluate(self) -> dict[str, float]:
+        return self.trainer.evaluate()
+
+    def save(self, directory: Path, tag: str) -> None:
+        """``<tag>.pt`` (the state dict, as interp.train writes it) and ``<tag>.json`` (metadata)."""
+        from interp.checkpoint import save_checkpoint
+
+        save_checkpoint(self.trainer.weights, directory / f"{tag}.pt")
+        meta = {"epoch": self.epoch, "architecture": self.recipe.arch, "task": self.recipe.task,
+                "recipe": vars(self.recipe) if hasattr(self.recipe, "__dict__") else {}, **self.evaluate()}
+        write_atomic(directory / f"{tag}.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=2) + "\n"))
+
+    def state(self) -> dict:
+        return {"params": {k: v.detach().clone() for k, v in self.trainer.params.items()},
+                "optimizer": self.trainer.optimizer.state_dict(), "epoch": self.epoch}
+
+    def load_state(self, state: dict) -> None:
+        with torch.no_grad():
+            for name, param in self.trainer.params.items():
+                param.copy_(state["params"][name])
+        self.trainer.optimizer.load_state_dict(state["optimizer"])
+        self.trainer.epoch = state["epoch"]
+
+
+class ZhongRun:
+    """A run of Zhong et al.'s recipe on their transformer (full batch, as their script runs it)."""
+
+    def __init__(self, family: Family, seed: int) -> None:
+        torch.manual_seed(seed)
+        self.family, self.seed = family, seed
+        self.model = ZhongTransformer(P, attn_coeff=family.attn_coeff)
+        pairs = all_pairs(P)
+        answers = labels(pairs, P, family.task)
+        train, test = split_indices(P, family.train_fraction, seed=seed)
+        self.splits = {"train": (pairs[train], answers[train]), "test": (pairs[test], answers[test])}
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-3, weight_decay=family.weight_decay,
+                                           betas=(0.9, 0.98))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: min(step / 10, 1))
+        self.epoch = 0
+
+    def step(self) -> None:
+        pairs, answers = self.splits["train"]
+        loss = cross_entropy(self.model.answer(pairs, last_only=True)["logits"], answers)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.epoch += 1
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        out = {}
+        for split, (pairs, answers) in self.splits.items():
+            logits = self.model.answer(pairs, last_only=True)["logits"]
+            out[f"{split}_loss"] = cross_entropy(logits, answers).item()
+            out[f"{split}_accuracy"] = (logits.argmax(-1) == answers).double().mean().item()
+        return out
+
+    def save(self, directory: Path, tag: str) -> None:
+        """``model_<tag>.pt`` and ``config_<tag>.json``, as Zhong et al.'s script writes them."""
+        config = zhong_config(self.model, tag, self.family.task, seed=self.seed, epoch_saved=self.epoch,
+                              frac=self.family.train_fraction, **self.evaluate())
+        state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        write_atomic(directory / f"model_{tag}.pt", lambda tmp: torch.save(state, tmp))
+        write_atomic(directory / f"config_{tag}.json", lambda tmp: tmp.write_text(json.dumps(config)))
+
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "epoch": self.epoch}
+
+    def load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = state["epoch"]
+
+
+def make_run(family: Family, seed: int) -> InterpRun | ZhongRun:
+    return (ZhongRun if family.kind == "zhong" else InterpRun)(family, seed)
+
+
+def train_one(family: Family, seed: int, out: Path, save_every: int, log) -> dict:
+    """Train (or resume) one run to its outcome; returns what ``run.json`` records."""
+    directory = out / family.name / f"seed{seed}"
+    done = directory / "run.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    directory.mkdir(parents=True, exist_ok=True)
+    run = make_run(family, seed)
+    resume = directory / "resume.pt"
+    record = {"family": family.name, "seed": seed, "p": P, "grokked_at": None, "memorised_at": None,
+              "evaluations": []}
+    if resume.exists():
+        saved = torch.load(resume, map_location="cpu", weights_only=True)
+        run.load_state(saved["run"])
+        record = json.loads(saved["record"])
+    else:
+        run.save(directory, "init")
+    start = time.time()
+    while run.epoch < family.max_epochs:
+        run.step()
+        if run.epoch % 100:
+            continue
+        stats = run.evaluate()
+        record["evaluations"].append({"epoch": run.epoch, **{k: round(v, 6) for k, v in stats.items()}})
+        if record["memorised_at"] is None and stats["train_accuracy"] == 1.0 and stats["test_accuracy"] < 0.5:
+            record["memorised_at"] = run.epoch
+            run.save(directory, "memorised")
+        if record["grokked_at"] is None and stats["test_accuracy"] == 1.0:
+            record["grokked_at"] = run.epoch
+        if record["grokked_at"] is not None and run.epoch >= record["grokked_at"] + family.settle:
+            break
+        if run.epoch % save_every == 0:
+            payload = {"run": run.state(), "record": json.dumps(record)}
+            write_atomic(resume, lambda tmp, payload=payload: torch.save(payload, tmp))
+    run.save(directory, "final")
+    record.update(final_epoch=run.epoch, grokked=record["grokked_at"] is not None, seconds=round(time.time() - start),
+                  threads=torch.get_num_threads(), torch_version=torch.__version__, **run.evaluate())
+    write_atomic(done, lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
+    resume.unlink(missing_ok=True)
+    log(f"{family.name} seed {seed}: grokked at {record['grokked_at']}, stopped at {run.epoch} "
+        f"({record['seconds']} s)")
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m calibration.train_population", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "runs")
+    parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated (default: all)")
+    parser.add_argument("--grokked", type=int, default=10, help="grokked seeds wanted per family")
+    parser.add_argument("--max-seeds", type=int, default=20, help="stop a family after this many seeds")
+    parser.add_argument("--save-every", type=int, default=1000, help="resume state every N epochs")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    families = [FAMILIES[name] for name in args.families.split(",")]
+    counts = {f.name: {"grokked": 0, "next": 0} for f in families}
+
+    def log(text: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+
+    # round-robin over the families, so that a stopped run leaves every family partly trained
+    while True:
+        pending = [f for f in families if counts[f.name]["grokked"] < args.grokked
+                   and counts[f.name]["next"] < args.max_seeds]
+        if not pending:
+            break
+        for family in pending:
+            seed = counts[family.name]["next"]
+            counts[family.name]["next"] += 1
+            record = train_one(family, seed, args.out, args.save_every, log)
+            counts[family.name]["grokked"] += bool(record["grokked"])
+    log(json.dumps(counts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
