@@ -29,12 +29,8 @@ sys.path.insert(0, str(ROOT))
 from interp.arch.mlp import MLP  # noqa: E402
 from interp.arch.transformer import Transformer  # noqa: E402
 from interp.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from interp.claims import (  # noqa: E402
-    DEFAULT_CLAIMS,
-    NotDefined,
-    evaluate,
-    load_claims,
-)
+from interp.claims.load import DEFAULT_CLAIMS, load_claims  # noqa: E402
+from interp.claims.verdicts import NotDefined, evaluate  # noqa: E402
 from interp.run import Run, estimate_run_bytes  # noqa: E402
 
 CHECKPOINTS = {"mlp": ROOT / "fixtures/p113/epoch050000.pt",

@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from interp.checkpoint import load_checkpoint
-from interp.claims import DEFAULT_CLAIMS, evaluate, load_claims
+from interp.claims.load import DEFAULT_CLAIMS, load_claims
+from interp.claims.verdicts import evaluate
 from interp.fourier import KERNELS, _fold_matrices, fft2d, fourier_basis
 from interp.run import Run
 

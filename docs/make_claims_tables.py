@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from conftest import REFERENCE  # noqa: E402
-from interp.claims import DEFAULT_CLAIMS, load_claims  # noqa: E402
+from interp.claims.load import DEFAULT_CLAIMS, load_claims  # noqa: E402
 from tests._tables import readme_tables, replace_blocks, tables  # noqa: E402
 
 if __name__ == "__main__":

@@ -17,19 +17,9 @@ import pytest
 import torch
 
 from interp.checkpoint import Checkpoint, find_checkpoints, load_checkpoint
-from interp.claims import (
-    DEFAULT_CLAIMS,
-    FAIL,
-    KNOWN_FAIL,
-    NOT_APPLICABLE,
-    PASS,
-    SKIP,
-    ClaimCase,
-    ClaimsFile,
-    Verdict,
-    assess,
-    load_claims,
-)
+from interp.claims.claim import ClaimCase, ClaimsFile
+from interp.claims.load import DEFAULT_CLAIMS, load_claims
+from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, SKIP, Verdict, assess
 from interp.errors import CheckpointError, OptionError
 from interp.keyfreqs import check_key_freqs, parse_key_freqs
 from interp.names import STASH_KEY, TASKS
@@ -227,7 +217,7 @@ class CheckpointFile(pytest.File):
 
 class ClaimFailed(AssertionError):
     """A claim that does not hold: its value misses the threshold, is not finite, drifted from
-    its known-failure record, or the claim is not applicable (see :func:`interp.claims.assess`)."""
+    its known-failure record, or the claim is not applicable (see :func:`interp.claims.verdicts.assess`)."""
 
 
 class ClaimItem(pytest.Item):

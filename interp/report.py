@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 from interp.checkpoint import write_atomic
-from interp.claims import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, format_value
+from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, format_value
 
 SCHEMA_VERSION = 2
 FAMILY_ORDER = ("accuracy", "wu", "fve", "activations", "weights", "logits", "neurons",

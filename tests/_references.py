@@ -15,7 +15,8 @@ from functools import cache
 from pathlib import Path
 
 from interp.checkpoint import Checkpoint, load_checkpoint
-from interp.claims import OPS, NotDefined, evaluate, margin
+from interp.claims.claim import OPS
+from interp.claims.verdicts import NotDefined, evaluate, margin
 from interp.planted import DEFECTS, planted_clock, planted_transformer
 from interp.run import Run
 from tests._paths import FIXTURES

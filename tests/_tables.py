@@ -11,7 +11,8 @@ import math
 import re
 from pathlib import Path
 
-from interp.claims import KNOWN_FAIL, NOT_APPLICABLE, PASS, ClaimsFile, assess
+from interp.claims.claim import ClaimsFile
+from interp.claims.verdicts import KNOWN_FAIL, NOT_APPLICABLE, PASS, assess
 from tests._references import calibration, case_values, reference_names, rule_threshold, run_of
 
 

@@ -15,7 +15,7 @@ from interp.checkpoint import write_atomic
 from interp.figures.common import CAPTIONS, FIGURES, SHORT, TITLES
 from interp.figures.sweep import render_sweep
 
-# The terminal's verdict words (interp.claims), with what each means, for the page.
+# The terminal's verdict words (interp.claims.verdicts), with what each means, for the page.
 VERDICTS = (
     ("PASS", "pass", "the claim holds"),
     ("PASS (by construction)", "pass", "holds on every checkpoint of this architecture, trained or not"),
@@ -103,7 +103,7 @@ def _verdict(row: dict) -> str:
 
 
 def _value(value) -> str:
-    from interp.claims import format_value
+    from interp.claims.verdicts import format_value
 
     return "—" if value is None else format_value(value)
 

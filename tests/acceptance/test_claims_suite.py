@@ -98,7 +98,7 @@ def test_summary_table_and_junit_properties(pytester, reference_path):
 
 def test_known_failure_with_a_drifted_value_fails(pytester, reference_path):
     """A record whose value no longer matches the measurement is reported, not silently xfailed."""
-    from interp.claims import DEFAULT_CLAIMS
+    from interp.claims.load import DEFAULT_CLAIMS
 
     text = DEFAULT_CLAIMS.read_text().replace("value: 0.835319", "value: 0.8")
     claims = pytester.path / "drifted.yaml"

@@ -15,7 +15,7 @@ import pytest
 from interp import metrics
 from interp.arch.mlp import MLP
 from interp.checkpoint import save_checkpoint
-from interp.claims import DEFAULT_CLAIMS, load_claims
+from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from tests._paths import BUNDLED, FIXTURES, ROOT
 from tests._subprocess import child_env
 

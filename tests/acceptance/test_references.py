@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import pytest
 
-from interp.claims import DEFAULT_CLAIMS, KNOWN_FAIL, PASS, assess, load_claims
+from interp.claims.load import DEFAULT_CLAIMS, load_claims
+from interp.claims.verdicts import KNOWN_FAIL, PASS, assess
 from interp.model import ARCHITECTURES
 from tests._references import case_values, failing_side, reference_names, run_of
 

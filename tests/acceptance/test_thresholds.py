@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from interp.claims import DEFAULT_CLAIMS, load_claims
+from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from tests._paths import ROOT
 from tests._references import calibration
 from tests._tables import readme_tables, replace_blocks, tables

@@ -38,8 +38,9 @@ torch.set_num_threads(1)
 from interp.arch.mlp import MLP
 from interp.arch.transformer import Transformer
 from interp.checkpoint import Checkpoint
-from interp.claims import NotDefined, evaluate, load_claims
-from interp.claims import DEFAULT_CLAIMS
+from interp.claims.load import load_claims
+from interp.claims.verdicts import NotDefined, evaluate
+from interp.claims.load import DEFAULT_CLAIMS
 from interp.run import Run, estimate_run_bytes
 
 

@@ -9,7 +9,8 @@ import math
 import pytest
 
 from interp import metrics
-from interp.claims import DEFAULT_CLAIMS, evaluate, load_claims
+from interp.claims.load import DEFAULT_CLAIMS, load_claims
+from interp.claims.verdicts import evaluate
 
 # claim id: (SPEC's value, half a unit of its last digit)
 SPEC_BEYOND = {

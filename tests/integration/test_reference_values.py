@@ -5,7 +5,8 @@ These expected values are the published reference numbers (SPEC.md), not outputs
 
 import pytest
 
-from interp.claims import DEFAULT_CLAIMS, evaluate, load_claims
+from interp.claims.load import DEFAULT_CLAIMS, load_claims
+from interp.claims.verdicts import evaluate
 
 SEED_KEY_FREQS = [1, 3, 17, 19, 21, 23, 28, 29, 33, 35, 37, 42, 44]
 SPEC_FVE = {  # freq: (sin, cos)

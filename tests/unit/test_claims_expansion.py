@@ -2,7 +2,7 @@
 
 import pytest
 
-from interp.claims import DEFAULT_CLAIMS, parse_claims
+from interp.claims.load import DEFAULT_CLAIMS, parse_claims
 
 CLAIM = """
 claims:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from interp.arch.mlp import WEIGHT_NAMES
 from interp.checkpoint import load_checkpoint
-from interp.claims import DEFAULT_CLAIMS, parse_claims
+from interp.claims.load import DEFAULT_CLAIMS, parse_claims
 from interp.errors import InterpError
 from interp.keyfreqs import parse_key_freqs
 

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from interp.checkpoint import Checkpoint
-from interp.claims import DEFAULT_CLAIMS, evaluate, load_claims
+from interp.claims.load import DEFAULT_CLAIMS, load_claims
+from interp.claims.verdicts import evaluate
 from interp.keyfreqs import key_frequencies
 from interp.metrics import fve
 from interp.planted import DEFECTS, planted_clock

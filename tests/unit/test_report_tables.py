@@ -2,7 +2,7 @@
 
 import pytest
 
-from interp.claims import margin
+from interp.claims.verdicts import margin
 from interp.report import first_holds
 
 

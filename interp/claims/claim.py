@@ -1,0 +1,96 @@
+"""A claim as written in a claims file, its cases (one per combination of its ``for_each``
+values, each one test) and the file's known failures: what :mod:`interp.claims.load` builds and
+:mod:`interp.claims.verdicts` judges.
+
+An expanded claim's id is ``<id>[k<freq>-<term>]``, e.g. ``fve[k17-sin]``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq,
+}
+KEY_FREQS = "key_freqs"
+PREFIX = {"freq": "k"}  # how an expanded parameter shows in the test id
+
+
+def run_attrs() -> set[str]:
+    """The names of :class:`interp.run.Run` attributes, which a metric's parameters read by name."""
+    from interp.run import Run
+
+    return {n for n in dir(Run) if not n.startswith("_")} | {"key_freqs"}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim as written in the file (before expansion)."""
+
+    id: str
+    metric: str
+    op: str
+    threshold: float
+    statement: str
+    source: str
+    params: dict[str, Any] = field(default_factory=dict)
+    for_each: dict[str, Any] = field(default_factory=dict)
+    family: str = "other"
+    requires: tuple[str, ...] = ()
+    references: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    threshold_source: str | None = None
+
+    def expand(self, key_freqs: list[int]) -> list[ClaimCase]:
+        """One :class:`ClaimCase` per combination of the ``for_each`` values."""
+        if not self.for_each:
+            return [ClaimCase(self.id, self, dict(self.params))]
+        names = list(self.for_each)
+        values = [key_freqs if v == KEY_FREQS else v for v in self.for_each.values()]
+        cases = []
+        for combo in product(*values):
+            params = {**self.params, **dict(zip(names, combo, strict=True))}
+            suffix = "-".join(f"{PREFIX.get(n, '')}{v}" for n, v in zip(names, combo, strict=True))
+            cases.append(ClaimCase(f"{self.id}[{suffix}]", self, params))
+        return cases
+
+
+@dataclass(frozen=True)
+class ClaimCase:
+    """One test: a claim with all of its parameters fixed."""
+
+    id: str
+    claim: Claim
+    params: dict[str, Any]
+
+    def judge(self, value: float) -> bool:
+        return bool(OPS[self.claim.op](value, self.claim.threshold))
+
+
+@dataclass(frozen=True)
+class KnownFailure:
+    claim: str
+    sha256: str
+    value: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class ClaimsFile:
+    path: Path
+    claims: list[Claim]
+    known_failures: list[KnownFailure]
+
+    def claim(self, claim_id: str) -> Claim:
+        return next(c for c in self.claims if c.id == claim_id)
+
+    def known_failure(self, case_id: str, sha256: str) -> KnownFailure | None:
+        """The recorded failure of this claim on exactly this checkpoint, if any."""
+        for kf in self.known_failures:
+            if kf.claim == case_id and kf.sha256 == sha256:
+                return kf
+        return None
