@@ -31,7 +31,8 @@ from interp.arch.transformer import Transformer  # noqa: E402
 from interp.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from interp.claims.load import DEFAULT_CLAIMS, load_claims  # noqa: E402
 from interp.claims.verdicts import NotDefined, evaluate  # noqa: E402
-from interp.run import Run, estimate_run_bytes  # noqa: E402
+from interp.memory import estimate_run_bytes  # noqa: E402
+from interp.run import Run  # noqa: E402
 
 CHECKPOINTS = {"mlp": ROOT / "fixtures/p113/epoch050000.pt",
                "transformer": ROOT / "fixtures/transformer/add/epoch015000.pt"}

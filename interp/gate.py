@@ -22,8 +22,9 @@ from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, SKIP, Verdict, assess
 from interp.errors import CheckpointError, OptionError
 from interp.keyfreqs import check_key_freqs, parse_key_freqs
+from interp.memory import check_fits_in_memory
 from interp.names import STASH_KEY, TASKS
-from interp.run import Run, check_fits_in_memory
+from interp.run import Run
 
 __all__ = ["ClaimItem", "ClaimsSession", "ReportPlugin", "Target", "build_session", "collect_checkpoint",
            "find_checkpoints", "verdict_row"]  # find_checkpoints: for interp.plugin, which imports no torch

@@ -41,7 +41,8 @@ from interp.checkpoint import Checkpoint
 from interp.claims.load import load_claims
 from interp.claims.verdicts import NotDefined, evaluate
 from interp.claims.load import DEFAULT_CLAIMS
-from interp.run import Run, estimate_run_bytes
+from interp.memory import estimate_run_bytes
+from interp.run import Run
 
 
 def high_water_mark():

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp import run as run_module
+from interp import memory as run_module
 from interp.arch.mlp import MLP
 from interp.checkpoint import Checkpoint
 from interp.fourier import TermSpectrum

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from interp import run as run_module
+from interp import memory as run_module
 from interp.arch.mlp import MLP
 from interp.checkpoint import Checkpoint
 from interp.errors import CheckpointError

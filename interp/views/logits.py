@@ -1,0 +1,98 @@
+"""A run's logits: over all pairs or a split's (streamed), the predictions, the correct logit
+per pair, the task hint and the clock projection (see :mod:`interp.views`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from interp import memory
+from interp.data import TASKS, all_pairs, labels
+
+
+class LogitViews:
+    """Mixed into :class:`interp.run.Run`: reads its forward pass, ``labels``, ``splits`` and
+    ``key_freqs``."""
+
+    @property
+    def logits(self) -> Float[Tensor, "pair p"]:
+        """The logits over all pairs (computed on each access; ``[p*p, p]`` is 4 GB at p = 1009, so
+        metrics use the streamed summaries instead)."""
+        return self.logits_of(self.splits["all"])
+
+    def logits_of(self, idx: Int[Tensor, " n"]) -> Float[Tensor, "n p"]:
+        """Logits of the pairs ``idx`` only (a forward pass over them)."""
+        return self.forward(idx)["logits"]
+    @property
+    def predictions(self) -> Int[Tensor, " pair"]:
+        """``argmax(logits)`` per pair."""
+        return self._pass["predictions"]
+
+    def task_hint(self) -> str:
+        """A hint when the test accuracy is near 0 for this task but near 1 for another one (the
+        checkpoint was probably trained on that task); else ``""``. Never changes the task."""
+        test = self.splits["test"]
+        mine = (self.predictions[test] == self.labels[test]).double().mean().item()
+        for task in TASKS:
+            theirs = (self.predictions[test] == labels(all_pairs(self.p), self.p, task)[test]).double().mean().item()
+            if task != self.task and mine < 0.1 and theirs > 0.9:
+                return (f"test accuracy under task {task!r} is {theirs:.3f}: was it trained on {task}? "
+                        f"(gate it with --task {task})")
+        return ""
+
+    @cached_property
+    def split_logits(self) -> SplitLogits:
+        """Lazy ``{split: logits of that split's pairs}``, computed on access, not kept."""
+        return SplitLogits(self)
+
+    @property
+    def correct_logits(self) -> Float[Tensor, " pair"]:
+        """The logit of the correct class (the task's answer), per pair (float64)."""
+        return self._pass["correct"]
+
+    @cached_property
+    def clock_projection(self) -> Float[Tensor, "y c"]:
+        """The logits projected onto the unit directions ``cos(w_k(y - c))`` and
+        ``sin(w_k(y - c))``, k in the key frequencies, over all pairs and classes, with ``y`` the
+        task's answer (``a + b`` or ``a - b`` mod p). Those directions depend on the pair only
+        through ``y``, so the projection is a ``[y, c]`` table:
+        ``R = sum_D <logits, D> / ||D||^2 * D`` (float64)."""
+        p = self.p
+        by_answer = self._pass["by_answer"]
+        x = torch.arange(p, dtype=torch.float64)
+        diff = x[:, None] - x[None, :]
+        table = torch.zeros(p, p, dtype=torch.float64)
+        for k in self.key_freqs:
+            for trig in (torch.cos, torch.sin):
+                direction = trig(2 * torch.pi * k / p * diff)
+                # each y is hit by p pairs, so ||D||^2 over pairs and classes is p * sum(direction^2)
+                table += (by_answer * direction).sum() / (p * direction.pow(2).sum()) * direction
+        return table
+
+
+class SplitLogits(Mapping[str, Tensor]):
+    """Lazy ``{split: logits of its pairs}``; see :attr:`interp.run.Run.split_logits`."""
+
+    def __init__(self, run) -> None:  # the interp.run.Run it belongs to
+        self._run = run
+
+    def __getitem__(self, split: str) -> Float[Tensor, "n p"]:
+        return self._run.logits_of(self._run.splits[split]).cpu()
+
+    def chunks(self, split: str) -> Iterator[tuple[Int[Tensor, " n"], Float[Tensor, "n p"]]]:
+        """``(pair indices, their logits)`` over the split, :data:`memory.CHUNK` elements at a time."""
+        idx, step = self._run.splits[split], max(1, memory.CHUNK // self._run.p)
+        for start in range(0, len(idx), step):
+            part = idx[start : start + step]
+            yield part, self._run.logits_of(part).cpu()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._run.splits)
+
+    def __len__(self) -> int:
+        return len(self._run.splits)
+
