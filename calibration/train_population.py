@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT.parent))
 
 from interp.checkpoint import write_atomic  # noqa: E402
 from interp.data import all_pairs, labels, split_indices  # noqa: E402
-from interp.model import cross_entropy, forward  # noqa: E402
+from interp.model import cross_entropy  # noqa: E402
 from interp.train import Recipe  # noqa: E402
 from tests.published.zhong import Transformer as ZhongTransformer  # noqa: E402
 from tests.published.zhong import zhong_config  # noqa: E402
@@ -214,7 +214,8 @@ def train_one(family: Family, seed: int, out: Path, save_every: int, log) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m calibration.train_population", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m calibration.train_population",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "runs")
     parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated (default: all)")
     parser.add_argument("--grokked", type=int, default=10, help="grokked seeds wanted per family")

@@ -1,11 +1,12 @@
 """Load and save checkpoints safely.
 
-A checkpoint is a plain state dict of floating-point tensors in one of the formats of
-:mod:`interp.model` (this project's MLP, or a 1-layer TransformerLens transformer), stored either
-as a PyTorch file (``.pt``, read with ``weights_only=True`` so that no code in it can run) or as
-``.safetensors`` (a format that cannot carry code). Every problem is a one-line
-:class:`~interp.errors.CheckpointError` naming the file. A JSON file of the same stem beside it
-(written by ``interp.train``) is its metadata: epoch, task, recipe.
+A checkpoint file holds one model or a whole run (:mod:`interp.containers`) in one of the field's
+layouts (:mod:`interp.layouts`), stored either as a PyTorch file (``.pt``/``.pth``, read with
+``weights_only=True`` so that nothing but tensors and plain containers is unpickled and no code
+in it can run; tensors saved on a GPU load on the CPU) or as ``.safetensors`` (a format that
+cannot carry code). What the weights do not say comes from options, the file's own config and
+the files beside it (:mod:`interp.sidecars`), recorded with its source (:mod:`interp.facts`).
+Every problem is a one-line :class:`~interp.errors.CheckpointError` naming the file.
 """
 
 from __future__ import annotations
@@ -20,27 +21,45 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from interp import containers
 from interp.errors import CheckpointError
-from interp.model import Model, model_from_state_dict
+from interp.facts import DEFAULT, FILE, Facts
+from interp.layouts import Adapter, read_model
+from interp.model import Model
 from interp.names import CHECKPOINT_SUFFIXES
+from interp.sidecars import sidecar_facts
+
+SPLIT_FILES = ("train_data.pth", "test_data.pth")  # the one-hot study's split, not checkpoints
+NOT_CHECKPOINTS = (*SPLIT_FILES, "resume.pt")
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A validated checkpoint: its model, where it came from and its sha256."""
+    """A validated checkpoint: its model, where it came from, its sha256, and what is known of it
+    beyond the weights (``facts``: p, task, input form, split, layout, each with its source).
+    ``entry`` names the model within a file that holds several (a full-run file's epochs)."""
 
     path: Path
     sha256: str
     model: Model
+    facts: Facts = field(default_factory=Facts)
+    entry: str | None = None
+    epoch: int | None = None
+    stored: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
-        return self.path.stem
+        return self.path.stem if self.entry is None else f"{self.path.stem}@{self.entry}"
+
+    @property
+    def task(self) -> str:
+        return self.facts.get("task", "add")
 
     @property
     def metadata(self) -> dict:
@@ -66,13 +85,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _natural(path: Path) -> tuple:
+    """Sort key: numbers by value (``100.pth`` after ``99.pth``)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path.name))
+
+
 def find_checkpoints(path: str | Path) -> list[Path]:
-    """``path`` itself if it is a file, else every checkpoint file directly inside the directory,
-    sorted by name. Raises if there is nothing to load."""
+    """``path`` itself if it is a file, else every checkpoint file directly inside the directory
+    (not optimizer states, split files or resume states), sorted by name with numbers by value.
+    Raises if there is nothing to load."""
     path = Path(path)
     if path.is_dir():
-        found = sorted(f for f in path.iterdir() if f.is_file() and f.suffix in CHECKPOINT_SUFFIXES
-                       and not f.name.endswith(".optim.pt"))
+        found = sorted((f for f in path.iterdir() if f.is_file() and f.suffix in CHECKPOINT_SUFFIXES
+                        and not f.name.endswith(".optim.pt") and f.name not in NOT_CHECKPOINTS), key=_natural)
         if not found:
             raise CheckpointError(path, f"directory holds no checkpoint ({', '.join(CHECKPOINT_SUFFIXES)})")
         return found
@@ -129,8 +154,15 @@ def _first_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Load and validate one checkpoint file (never executing code from it)."""
+def load_checkpoints(path: str | Path, options: Facts | None = None,
+                     adapters: tuple[Adapter, ...] = ()) -> list[Checkpoint]:
+    """Load and validate every model of one checkpoint file (never executing code from it).
+
+    Parameters
+    ----------
+    options: facts given as options (:data:`interp.facts.OPTION`), which win over the files'.
+    adapters: ``pytest_interp_model`` implementations, tried before the layouts.
+    """
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(path, "is a directory; use find_checkpoints() for a run directory")
@@ -139,8 +171,36 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if path.stat().st_size == 0:
         raise CheckpointError(path, "empty file")
     digest = sha256_of(path)
-    model = model_from_state_dict(_read_state_dict(path), str(path))
-    return Checkpoint(path=path, sha256=digest, model=model)
+    base = options.copy() if options is not None else Facts()
+    sidecar_facts(path, base)
+    if all((path.parent / name).is_file() for name in SPLIT_FILES):
+        base.offer("split", "files", FILE, ", ".join(SPLIT_FILES))
+    out = []
+    for entry in containers.entries(_read_state_dict(path), str(path), base):
+        facts = entry.facts
+        where = str(path) if entry.key is None else f"{path} [{entry.key}]"
+        model = read_model(entry.state, where, facts, adapters)
+        facts.offer("p", model.p, DEFAULT, "the model")
+        facts.offer("task", "add", DEFAULT, "")
+        facts.offer("split", "all", DEFAULT, "no file says how the split was made")
+        out.append(Checkpoint(path=path, sha256=digest, model=model, facts=facts, entry=entry.key,
+                              epoch=entry.epoch if entry.epoch is not None else facts.get("epoch"),
+                              stored=entry.stored, notes=entry.notes))
+    return out
+
+
+def load_checkpoint(path: str | Path, options: Facts | None = None, adapters: tuple[Adapter, ...] = (),
+                    entry: str | None = None) -> Checkpoint:
+    """Load and validate one model: the file's only one, or the one named ``entry``."""
+    found = load_checkpoints(path, options, adapters)
+    if entry is None and len(found) == 1:
+        return found[0]
+    for checkpoint in found:
+        if checkpoint.entry == entry:
+            return checkpoint
+    names = ", ".join(str(c.entry) for c in found[:5]) + (", ..." if len(found) > 5 else "")
+    raise CheckpointError(path, f"holds {len(found)} models ({names}); name one" if entry is None
+                          else f"holds no model {entry!r} ({names})")
 
 
 def write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:

@@ -1,8 +1,8 @@
-"""The architectures a checkpoint may hold, and what is common to all of them.
+"""The two computations a checkpoint may hold, and what is common to both.
 
-Each architecture is one module in :mod:`interp.arch` (``mlp``, ``transformer``); this module
-lists them, picks the one a state dict holds, and runs any of them over pairs. A third
-architecture is one new module added to :data:`ARCHITECTURES`.
+Each computation is one module in :mod:`interp.arch` (``mlp``, ``transformer``); each published
+layout is one module in :mod:`interp.layouts` that maps its files onto one of them. This module
+names the computations, reads a state dict through the layouts, and runs any model over pairs.
 
 >>> from interp.arch.mlp import MLP
 >>> model = model_from_state_dict(MLP.random(5, 3, 4).state_dict(), "x.pt")
@@ -20,18 +20,22 @@ from torch import Tensor
 
 from interp.arch import mlp, transformer
 from interp.arch.common import ByConstruction
-from interp.errors import CheckpointError
+from interp.facts import Facts
+from interp.layouts import read_model, understood
 
 ARCHITECTURES = {module.NAME: module for module in (mlp, transformer)}
 HOOK_NAMES = ("hook_pre", "hook_post", "logits")
+__all__ = ["ARCHITECTURES", "HOOK_NAMES", "Model", "cross_entropy", "forward", "model_from_state_dict", "understood"]
 
 
 class Model(Protocol):
-    """What the claims read of a model (``interp.arch.mlp.MLP``, ``interp.arch.transformer.Transformer``)."""
+    """What the claims read of a model (:class:`interp.arch.mlp.MLP`, :class:`interp.arch.transformer.Transformer`,
+    or a lab's own class through the ``pytest_interp_model`` hook)."""
 
     architecture: str
-    by_construction: dict[str, ByConstruction]
 
+    @property
+    def by_construction(self) -> dict[str, ByConstruction]: ...
     @property
     def p(self) -> int: ...
     @property
@@ -39,34 +43,21 @@ class Model(Protocol):
     @property
     def readout(self) -> Float[Tensor, "d_mlp p"]: ...
     @property
-    def embedding(self) -> Float[Tensor, "p d"]: ...
+    def embedding(self) -> Float[Tensor, "p d"] | None: ...
     @property
     def W_neur(self) -> Float[Tensor, "p d_mlp"] | None: ...
     @property
     def token_map(self) -> Float[Tensor, "p d"]: ...
     def dims(self) -> dict[str, int]: ...
+    def activation(self, pre: Tensor) -> Tensor: ...
     def inputs(self, pairs: Int[Tensor, "pair 2"]) -> tuple[Tensor, Tensor]: ...
     def hooks(self, x_a: Tensor, x_b: Tensor) -> dict[str, Tensor]: ...
-    def state_dict(self) -> dict[str, Tensor]: ...
     def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> Model: ...
 
 
-def understood() -> str:
-    """The formats understood, for messages."""
-    return "; or ".join(m.DESCRIPTION for m in ARCHITECTURES.values())
-
-
-def model_from_state_dict(state: object, where: str) -> Model:
-    """The model a loaded state dict holds, checked strictly by its architecture's module."""
-    if not isinstance(state, dict):
-        raise CheckpointError(where, f"not a state dict: holds a {type(state).__name__}, expected a dict of "
-                              f"tensors: {understood()}")
-    keys = {str(k) for k in state}
-    for module in ARCHITECTURES.values():
-        if module.recognises(keys):
-            return module.MODEL.from_state_dict(state, where)
-    shown = ", ".join(sorted(keys)[:6]) + (", ..." if len(keys) > 6 else "")
-    raise CheckpointError(where, f"not a format this tool reads (keys {shown or 'none'}); understood: {understood()}")
+def model_from_state_dict(state: object, where: str, facts: Facts | None = None) -> Model:
+    """The model a loaded state dict holds, read strictly by its layout (:mod:`interp.layouts`)."""
+    return read_model(state, where, facts if facts is not None else Facts())
 
 
 def forward(model: Model, pairs: Int[Tensor, "pair 2"]) -> dict[str, Float[Tensor, "pair _"]]:

@@ -11,9 +11,11 @@ the modules; nothing outside them branches on the architecture.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from interp.errors import CheckpointError
@@ -32,6 +34,30 @@ class SharedShapes:
     @property
     def d_mlp(self) -> int:
         return self.W_in.shape[1]
+
+
+def _gelu_new(x: Tensor) -> Tensor:
+    return F.gelu(x, approximate="tanh")
+
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": torch.relu, "gelu": F.gelu, "gelu_new": _gelu_new, "quad": torch.square}
+"""The neurons' activation functions by name: ``relu``; ``gelu`` (exact, ``torch.nn.functional.gelu``,
+as Nanda et al. and Zhong et al. use it); ``gelu_new`` (the tanh approximation, TransformerLens's
+``gelu_new``); ``quad`` (``x**2``, the one-hot MLP study's ``Quad``)."""
+
+
+def activation_name(text: str, where: str) -> str:
+    """The canonical name of an activation as code bases write it (``ReLU``, ``GeLU``, ``Quad``...).
+
+    >>> activation_name("GeLU", "cfg"), activation_name("relu", "cfg")
+    ('gelu', 'relu')
+    """
+    name = str(text).strip().lower()
+    if name not in ACTIVATIONS:
+        raise CheckpointError(where, f"activation {text!r} is not one this tool computes "
+                              f"({', '.join(ACTIVATIONS)})")
+    return name
 
 
 class ByConstruction(NamedTuple):

@@ -1,0 +1,77 @@
+"""Each code base's train/test split, rebuilt from what its files say (issue 15).
+
+A split is named by the fact ``split`` (:mod:`interp.facts`), with ``split_seed`` and
+``split_fraction``:
+
+* ``project``: this project's and the seed notebook's: ``torch.manual_seed(seed)`` (0), then
+  ``randperm(p^2)``; the first ``int(fraction * p^2)`` (30%) are train.
+* ``nanda``: Nanda et al.'s: ``random.seed(seed)``, ``random.shuffle`` of the ``(a, b, p)`` triples
+  in row order; the first ``int(fraction * p^2)`` are train.
+* ``chughtai``: Chughtai et al.'s: ``torch.manual_seed(seed)``, ``randperm(n^2)`` over the pairs in
+  row order (their code shuffles only when the seed is not 0), the first ``int(fraction * n^2)``.
+* ``files``: the pairs listed in a run directory's ``train_data.pth`` / ``test_data.pth``.
+* ``all``: no file says how the split was made: every pair is both train and test.
+
+>>> train, test = split_pairs("nanda", 5, seed=0, fraction=0.3)
+>>> len(train), len(test)
+(7, 18)
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from jaxtyping import Int
+from torch import Tensor
+
+from interp.data import split_indices
+
+KINDS = ("project", "nanda", "chughtai", "files", "all")
+DEFAULTS = {"project": (0, 0.3), "nanda": (0, 0.3), "chughtai": (0, 0.3)}
+
+
+def split_pairs(kind: str, p: int, seed: int | None = None, fraction: float | None = None,
+                files: tuple[Tensor, Tensor] | None = None) -> tuple[Int[Tensor, " train"], Int[Tensor, " test"]]:
+    """Indices into :func:`interp.data.all_pairs` of the train and test pairs of split ``kind``."""
+    default_seed, default_fraction = DEFAULTS.get(kind, (0, 0.3))
+    seed = default_seed if seed is None else int(seed)
+    fraction = default_fraction if fraction is None else float(fraction)
+    cutoff = int(fraction * p * p)
+    if kind == "project":
+        return split_indices(p, fraction, seed)
+    if kind == "nanda":
+        order = list(range(p * p))  # the triples (a, b, p) in row order; shuffling them shuffles their indices
+        random.Random(seed).shuffle(order)
+        perm = torch.tensor(order)
+    elif kind == "chughtai":
+        if seed:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                perm = torch.randperm(p * p)
+        else:
+            perm = torch.arange(p * p)
+    elif kind == "files":
+        train, test = files
+        return train, test
+    elif kind == "all":
+        every = torch.arange(p * p)
+        return every, every
+    else:
+        raise ValueError(f"unknown split {kind!r}; known: {', '.join(KINDS)}")
+    return perm[:cutoff], perm[cutoff:]
+
+
+def pair_indices(pairs: object, p: int, where: str) -> Int[Tensor, " n"]:
+    """Indices ``a * p + b`` of a split file's pairs (a list of ``(a, b)`` or a ``[n, 2]`` tensor)."""
+    from interp.errors import CheckpointError
+
+    try:
+        t = torch.as_tensor(pairs if isinstance(pairs, Tensor) else [list(x)[:2] for x in pairs], dtype=torch.long)
+    except (TypeError, ValueError, RuntimeError):
+        raise CheckpointError(where, "not a list of (a, b) pairs") from None
+    if t.ndim != 2 or t.shape[1] < 2 or t.numel() == 0:
+        raise CheckpointError(where, f"expected pairs [n, 2], got shape {list(t.shape)}")
+    if (t[:, :2] < 0).any() or (t[:, :2] >= p).any():
+        raise CheckpointError(where, f"holds numbers outside 0..{p - 1}")
+    return t[:, 0] * p + t[:, 1]

@@ -1,0 +1,130 @@
+"""Every published layout, saved as its code base saves it, is read into hooks and logits equal to
+that code base's own forward pass (re-implemented from its facts in ``tests/published``) over all
+pairs (issue 15: "Accuracy and hooks equal the published forward pass, a test per layout").
+
+The claims read the ``p`` answer logits, so the published logits are compared on those columns.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from interp.checkpoint import load_checkpoint, load_checkpoints
+from interp.data import all_pairs
+from interp.model import forward
+from tests.published import chughtai, nanda, onehot, zhong, zhong_mlp
+
+P = 7
+
+
+def _biases(module: torch.nn.Module, scale: float = 0.3, seed: int = 5) -> torch.nn.Module:
+    """Give every bias (zero at initialisation) random values, so that a reader that drops one fails."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            if name.endswith(("b_in", "b_out", "bias")):
+                param.copy_(torch.randn(param.shape, generator=gen) * scale)
+    return module
+
+
+def assert_same(checkpoint, expected: dict, p: int = P) -> None:
+    ours = forward(checkpoint.model, all_pairs(p))
+    for hook in ("hook_pre", "hook_post"):
+        torch.testing.assert_close(ours[hook], expected[hook], rtol=1e-4, atol=1e-5, msg=hook)
+    torch.testing.assert_close(ours["logits"], expected["logits"][:, :p], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("act", ["ReLU", "GeLU"])
+def test_nanda_saved_run_with_config(tmp_path, act):
+    model = _biases(nanda.nanda(P, d_model=16, n_heads=4, d_mlp=24, act_type=act, seed=1))
+    path = nanda.save_saved_run(model, tmp_path / "run.pth", config=nanda.nanda_config(model, "subtract", seed=3),
+                                train_losses=[1.0], test_losses=[2.0], epoch=40)
+    checkpoint = load_checkpoint(path)
+    assert checkpoint.facts.get("layout") == "nanda"
+    assert (checkpoint.task, checkpoint.facts.get("split"), checkpoint.facts.get("split_seed")) == ("sub", "nanda", 3)
+    assert checkpoint.epoch == 40
+    with torch.no_grad():
+        assert_same(checkpoint, model.answer(all_pairs(P)))
+
+
+def test_nanda_bare_state_dict(tmp_path):
+    model = nanda.nanda(P, d_model=16, n_heads=2, d_mlp=24, seed=2)
+    checkpoint = load_checkpoint(nanda.save_bare(model, tmp_path / "bare.pt"))
+    assert checkpoint.facts.get("split") == "all"
+    assert checkpoint.facts.source("p") == "shapes (unembed.W_U columns less '=')"
+    with torch.no_grad():
+        assert_same(checkpoint, model.answer(all_pairs(P)))
+
+
+def test_grokgrok_full_run_is_a_sweep_read_as_two_tokens(tmp_path):
+    model = nanda.nanda(P, d_model=16, n_heads=2, d_mlp=24, seed=3)
+    run = nanda.record_full_run(model, num_epochs=300, every=100)
+    path = nanda.save_full_run(run, tmp_path / "full_run.pth")
+    from interp.facts import OPTION, Facts
+
+    options = Facts()
+    options.offer("input_form", "a,b", OPTION, "--input-form")
+    found = load_checkpoints(path, options)
+    # snapshots after epochs 100 and 200 of 0..299; the final model differs from the last one
+    assert [c.entry for c in found] == ["epoch000100", "epoch000200", "final"]
+    assert [c.epoch for c in found] == [100, 200, None]
+    final = found[-1]
+    with torch.no_grad():
+        assert_same(final, nanda.answer_two_tokens(model, all_pairs(P)))
+
+
+def test_grokgrok_snapshots_saved_without_cloning_get_a_note(tmp_path):
+    model = nanda.nanda(P, d_model=16, n_heads=2, d_mlp=24, seed=3)
+    run = nanda.record_full_run(model, num_epochs=300, every=100, clone=False)
+    found = load_checkpoints(nanda.save_full_run(run, tmp_path / "shared.pth"))
+    assert found[0].notes and "without cloning" in found[0].notes[0] and "\n" not in found[0].notes[0]
+
+
+@pytest.mark.parametrize(("layers", "coeff", "diff_vocab", "eqn_sign", "act"), [
+    (1, 1.0, False, False, "ReLU"), (1, 0.0, False, False, "ReLU"), (1, 0.37, True, True, "GeLU"),
+    (2, 0.8, False, True, "ReLU"), (3, 0.5, True, False, "GeLU")])
+def test_zhong_transformer_with_its_config(tmp_path, layers, coeff, diff_vocab, eqn_sign, act):
+    torch.manual_seed(layers)
+    model = _biases(zhong.Transformer(P, 16, 4, layers, coeff, diff_vocab, eqn_sign, act))
+    path = zhong.save_zhong(model, tmp_path, "abc123", task="sub")
+    checkpoint = load_checkpoint(path)
+    facts = checkpoint.facts
+    assert (facts.get("layout"), checkpoint.task, facts.get("split")) == ("zhong", "sub", "all")
+    assert facts.get("attn_coeff") == coeff
+    assert checkpoint.model.n_layers == layers
+    with torch.no_grad():
+        assert_same(checkpoint, model.answer(all_pairs(P)))
+
+
+@pytest.mark.parametrize("model_type", zhong_mlp.MODEL_TYPES)
+def test_zhong_mlp_by_model_type(tmp_path, model_type):
+    model = zhong_mlp.ZhongMLP(model_type, C=P, d_hidden=12, seed=4)
+    checkpoint = load_checkpoint(zhong_mlp.save_zhong_mlp(model, tmp_path, "r1"))
+    assert checkpoint.task == "add"
+    with torch.no_grad():
+        assert_same(checkpoint, model.answer(all_pairs(P)))
+
+
+def test_chughtai_transformer_and_mlp(tmp_path):
+    n = 12  # not prime, even
+    state = chughtai.transformer_state(n, seed=1, d_model=16, n_heads=2, d_head=8, d_mlp=24, bias_scale=0.2)
+    path = chughtai.save_chughtai_run(tmp_path / "t", state, chughtai.chughtai_cfg("Transformer", n, seed=2))
+    checkpoint = load_checkpoint(path)
+    assert (checkpoint.facts.get("split"), checkpoint.facts.get("split_seed"), checkpoint.model.p) == ("chughtai", 2, n)
+    assert_same(checkpoint, chughtai.tl_answer(state, all_pairs(n)), p=n)
+    mlp = chughtai.OneLayerMLP(n, embed_dim=8, hidden_dim=16, seed=1)
+    cfg = chughtai.chughtai_cfg("OneLayerMLP", n)
+    checkpoint = load_checkpoint(chughtai.save_chughtai_run(tmp_path / "m", mlp, cfg))
+    with torch.no_grad():
+        assert_same(checkpoint, mlp.answer(all_pairs(n)), p=n)
+
+
+@pytest.mark.parametrize("act", onehot.ACTS)
+def test_onehot_run_directory(tmp_path, act):
+    model = onehot.EmbedMLP(P, d_mlp=16, act=act, seed=1)
+    directory = onehot.save_onehot_run(tmp_path, model, epochs=[0, 5])
+    final = load_checkpoint(directory / "5.pth")
+    assert final.facts.get("act") == act.lower() and final.facts.get("split") == "files"
+    with torch.no_grad():
+        assert_same(final, model.answer(all_pairs(P)))
