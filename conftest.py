@@ -26,19 +26,31 @@ def require_or_skip(message: str) -> None:
     pytest.skip(message)
 
 
+REFERENCE_SOURCE = "models/modular_addition_2l_mlp_model.pt in github.com/ckkissane/mech-interp-practice"
+
+
 @pytest.fixture(scope="session")
 def reference_path() -> Path:
-    """The original third-party checkpoint, read from ../shared/reference (never committed).
-    Missing: the test is skipped, unless CI (INTERP_REQUIRE_EXTRAS=1) says it must be there."""
+    """The original third-party checkpoint, read from ../shared/reference (never committed), for
+    the tests that compare with the seed notebook's numbers. Missing: the test is skipped, unless
+    CI (INTERP_REQUIRE_EXTRAS=1) says it must be there."""
     if not REFERENCE.is_file():
-        require_or_skip(f"reference checkpoint not found at {REFERENCE} (set INTERP_REFERENCE)")
+        require_or_skip(f"reference checkpoint not found at {REFERENCE} (set INTERP_REFERENCE=/path/to/file; the "
+                        f"file is {REFERENCE_SOURCE}, never committed)")
     return REFERENCE
 
 
 @pytest.fixture(scope="session")
-def reference_run(reference_path: Path):
-    """A cached :class:`interp.run.Run` of the reference checkpoint. Read-only."""
-    from interp.checkpoint import load_checkpoint
-    from interp.run import Run
+def reference_if_present() -> Path | None:
+    """The reference checkpoint where it is present, else None: for tests that cover it when they
+    can and the bundled models in any case."""
+    return REFERENCE if REFERENCE.is_file() else None
 
-    return Run(load_checkpoint(reference_path))
+
+@pytest.fixture(scope="session")
+def reference_run(reference_path: Path):
+    """The cached :class:`interp.run.Run` of the reference checkpoint (the one the reference tables
+    use). Read-only."""
+    from tests._references import run_of
+
+    return run_of("reference", reference_path)

@@ -11,6 +11,25 @@ from interp.checkpoint import write_atomic
 from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, format_value
 
 SCHEMA_VERSION = 2
+NOISE_FLOOR = 1e-12
+"""Values whose magnitude is below this are printed ``< 1e-12`` in every generated table
+(docs/claims.md, the README's verdicts, ``--claims-table`` in markdown), so that the tables are
+the same bytes on any x86 machine, whatever its BLAS kernel or thread count.
+
+Why 1e-12. The values are computed from float32 activations, and a value that is zero in exact
+arithmetic comes out as a square of float32 round-off, which depends on the order of the sums:
+the FVE of the planted clock with collapsed phases is 7.51e-19 on one machine and 4.04e-18 on an
+AMD EPYC (at most 5.6e-17 over its cases; 4e-31 in float64). A squared round-off at unit scale is
+at most about ``(2**-24)**2 = 3.6e-15``; 1e-12 sits more than two orders of magnitude above it,
+and four below the smallest value that means something (the restricted loss of the transformer
+at epoch 10,000, 9.65e-09, the same to 3e-8 relative in float32 and float64).
+
+Rounding. A value is printed with three significant digits (four in the sweep table), but no
+digit stands for less than 100 x NOISE_FLOOR (1e-10): noise at the floor's scale moves a value
+by at most 1% of its last printed digit, so only a value within 1% of a digit of a rounding
+boundary could flip, and ``tests/acceptance/test_tables_are_machine_stable.py`` fails if a
+table holds one. The CSV sweep table keeps its numbers as numbers (six significant digits).
+"""
 FAMILY_ORDER = ("accuracy", "wu", "fve", "activations", "weights", "logits", "neurons",
                 "algorithm", "causal", "other")
 
@@ -206,8 +225,26 @@ def write_table(state, path: Path) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
+def format_number(value: float, digits: int = 3) -> str:
+    """A measured value as the generated tables print it: ``< 1e-12`` below :data:`NOISE_FLOOR`,
+    else ``digits`` significant digits, fewer where a digit would stand for less than 100 x
+    NOISE_FLOOR.
+
+    >>> [format_number(v) for v in (0.98241, 24.1016, 3.1e-4, 1.4857e-06, 9.65496e-09, 2.318e-10)]
+    ['0.982', '24.1', '0.00031', '1.49e-06', '9.7e-09', '2e-10']
+    >>> format_number(7.51e-19), format_number(-4.04e-18), format_number(0.0), format_number(float("nan"))
+    ('< 1e-12', '< 1e-12', '< 1e-12', 'nan')
+    """
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) < NOISE_FLOOR:
+        return f"< {NOISE_FLOOR:g}"
+    above = math.floor(math.log10(abs(value) / NOISE_FLOOR)) - 1  # digits down to 100 x the floor
+    return f"{value:.{max(1, min(digits, above))}g}"
+
+
 def _short(value: float | None) -> str:
-    return "nan" if value is None else f"{value:.4g}"
+    return "nan" if value is None else format_number(value, 4)
 
 
 def _csv_cell(cell: dict) -> tuple[str, str]:

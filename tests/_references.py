@@ -14,6 +14,7 @@ import math
 from functools import cache
 from pathlib import Path
 
+from conftest import REFERENCE_SHA256
 from interp.checkpoint import Checkpoint, load_checkpoint
 from interp.claims.claim import OPS
 from interp.claims.verdicts import NotDefined, evaluate, margin
@@ -25,11 +26,23 @@ TRANSFORMERS = FIXTURES / "transformer"
 PLANTED = {"p": 31, "freqs": [2, 5, 11], "d_mlp": 48}
 
 
-def reference_names() -> list[str]:
-    """Every name a claim may use."""
+def reference_names(with_reference: bool = True) -> list[str]:
+    """Every name a claim may use; ``with_reference=False``: every name but ``reference``, the
+    models that exist in any clone."""
     mlp = [f"mlp-{int(p.stem[5:])}" for p in sorted((FIXTURES / "p113").glob("*.pt"))]
     transformers = [f"transformer-{p.parent.name}-{int(p.stem[5:])}" for p in sorted(TRANSFORMERS.glob("*/*.pt"))]
-    return ["reference", *mlp, *transformers, *(f"planted-{d}" for d in DEFECTS), "planted-transformer"]
+    return [*(["reference"] if with_reference else []), *mlp, *transformers,
+            *(f"planted-{d}" for d in DEFECTS), "planted-transformer"]
+
+
+def architecture_of(name: str) -> str:
+    """The architecture of a named model; ``reference`` (the seed's MLP) without loading it."""
+    return "mlp" if name == "reference" else run_of(name).architecture
+
+
+def sha256_of_name(name: str) -> str:
+    """The sha256 of a named model's checkpoint; ``reference``'s without the file."""
+    return REFERENCE_SHA256 if name == "reference" else run_of(name).checkpoint.sha256
 
 
 def checkpoint_of(name: str, reference_path: Path | None = None) -> Checkpoint:
@@ -49,9 +62,14 @@ def checkpoint_of(name: str, reference_path: Path | None = None) -> Checkpoint:
     raise KeyError(name)
 
 
-@cache
 def run_of(name: str, reference_path: Path | None = None) -> Run:
-    """The cached run of a reference model, with the task its metadata names (else add)."""
+    """The cached run of a reference model, with the task its metadata names (else add); one per
+    model, whatever ``reference_path`` is passed with a name other than ``reference``."""
+    return _run_of(name, reference_path if name == "reference" else None)
+
+
+@cache
+def _run_of(name: str, reference_path: Path | None) -> Run:
     checkpoint = checkpoint_of(name, reference_path)
     return Run(checkpoint, task=checkpoint.metadata.get("task", "add") if checkpoint.path.exists() else "add")
 
@@ -80,18 +98,25 @@ def worst(claim, run, skip: set[str] = frozenset()) -> tuple[str, float] | None:
     return case, kept[case]
 
 
+def references_of(claim, kind: str, reference_path: Path | None) -> list[str]:
+    """The claim's references of one kind (``holds`` or ``fails``), less ``reference`` where
+    ``reference_path`` is None."""
+    return [n for n in claim.references.get(kind, ()) if n != "reference" or reference_path]
+
+
 def calibration(claim, claims, reference_path: Path | None) -> dict:
     """The numbers behind a threshold, ``(margin, value, model)``: the worst value over the
     positive references (their recorded known failures left out), and over the negative
     references the one nearest the positives (each negative represented by its worst case). Both
-    are picked by margin, which orders values the same way whatever the threshold."""
+    are picked by margin, which orders values the same way whatever the threshold. Without
+    ``reference_path`` (None), over the bundled and planted references only."""
     positives, negatives = [], []
-    for name in claim.references.get("holds", ()):
+    for name in references_of(claim, "holds", reference_path):
         run = run_of(name, reference_path)
         known = {kf.claim for kf in claims.known_failures if kf.sha256 == run.checkpoint.sha256}
         _, value = worst(claim, run, skip=known)
         positives.append((margin(value, claim.op, claim.threshold), value, name))
-    for name in claim.references.get("fails", ()):
+    for name in references_of(claim, "fails", reference_path):
         _, value = worst(claim, run_of(name, reference_path))
         negatives.append((margin(value, claim.op, claim.threshold), value, name))
     return {"worst_positive": min(positives) if positives else None,
