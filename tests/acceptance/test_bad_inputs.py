@@ -20,6 +20,7 @@ import torch
 from interp.arch.mlp import MLP
 from interp.arch.transformer import Transformer
 from interp.checkpoint import load_checkpoint, save_checkpoint, sha256_of
+from tests._paths import BUNDLED
 
 GOOD = MLP.random(13, 4, 8, seed=0).state_dict()
 TL = Transformer.random(13, d_model=16, n_heads=2, d_head=8, d_mlp=24).state_dict()
@@ -204,11 +205,11 @@ BAD_CLAIMS = {  # case: (text, words the error must contain)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CLAIMS))
-def test_bad_claims_file_gets_one_clean_line(pytester, reference_path, case):
+def test_bad_claims_file_gets_one_clean_line(pytester, case):
     text, problem = BAD_CLAIMS[case]
     path = pytester.path / "claims.yaml"
     path.write_text(text)
-    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "--claims", str(path),
+    result = pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", "--claims", str(path),
                                           "-p", "no:cacheprovider")
     assert_clean_error(result, str(path), problem)
 
@@ -225,12 +226,12 @@ BAD_OPTIONS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_OPTIONS))
-def test_bad_option_fails_before_the_model_runs(pytester, reference_path, case):
+def test_bad_option_fails_before_the_model_runs(pytester, case):
     from interp import run as run_module
 
     args, problem = BAD_OPTIONS[case]
     before = run_module.FORWARD_CALLS["count"]
-    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", *args, "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", *args, "-p", "no:cacheprovider")
     assert_clean_error(result, problem)
     assert run_module.FORWARD_CALLS["count"] == before
 
@@ -244,26 +245,25 @@ SUBPROCESS_CASES = [("checkpoint", "truncated file"), ("checkpoint", "text file"
                     ("claims", "unknown metric"), ("option", "key freq above p//2")]
 
 
-def command_line(pytester, request, family: str, case: str) -> tuple[list[str], list[str]]:
+def command_line(pytester, family: str, case: str) -> tuple[list[str], list[str]]:
     """The arguments that give one case of the tables above, and the words its error must hold."""
     if family == "checkpoint":
         make, problem = BAD_CHECKPOINTS[case]
         path = make(pytester.path / "model.pt")
         return [f"--checkpoint={path}"], [str(path), problem]
-    reference = str(request.getfixturevalue("reference_path"))
     if family == "claims":
         text, problem = BAD_CLAIMS[case]
         path = pytester.path / "claims.yaml"
         path.write_text(text)
-        return [f"--checkpoint={reference}", "--claims", str(path)], [str(path), problem]
+        return [f"--checkpoint={BUNDLED}", "--claims", str(path)], [str(path), problem]
     args, problem = BAD_OPTIONS[case]
-    return [f"--checkpoint={reference}", *args], [problem]
+    return [f"--checkpoint={BUNDLED}", *args], [problem]
 
 
 @pytest.mark.parametrize(("family", "case"), SUBPROCESS_CASES, ids=[f"{f}-{c}" for f, c in SUBPROCESS_CASES])
-def test_real_command_line_gives_one_clean_line(pytester, request, family, case):
+def test_real_command_line_gives_one_clean_line(pytester, family, case):
     assert case in FAMILIES[family]
-    args, words = command_line(pytester, request, family, case)
+    args, words = command_line(pytester, family, case)
     result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
     assert_clean_error(result, *words)
 
@@ -274,6 +274,7 @@ def storage_locations(path: Path) -> bytes:
 
 
 def test_reference_was_saved_from_cuda_and_loads_on_cpu(reference_path):
+    """The third-party file itself; the test below fakes the same on any machine."""
     assert b"cuda:0" in storage_locations(reference_path)
     weights = load_checkpoint(reference_path).model
     assert {t.device.type for t in weights.state_dict().values()} == {"cpu"}
@@ -295,10 +296,10 @@ def test_checkpoint_saved_from_cuda_runs_on_cpu(pytester, monkeypatch):
     assert json.loads(report.read_text())["p"] == 13
 
 
-def test_unwritable_report_path_fails_up_front(pytester, reference_path):
+def test_unwritable_report_path_fails_up_front(pytester):
     """/proc accepts no new files, whoever runs the test (root included)."""
     if not Path("/proc/self").is_dir():
         pytest.skip("no /proc on this system")
-    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "--claims-report",
+    result = pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", "--claims-report",
                                           "/proc/r.json", "-p", "no:cacheprovider")
     assert_clean_error(result, "--claims-report: /proc/r.json cannot be written")

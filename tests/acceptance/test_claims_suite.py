@@ -1,14 +1,19 @@
-"""The claims suite as a user runs it: pytest from another directory, with the plugin's options."""
+"""The claims suite as a user runs it: pytest from another directory, with the plugin's options.
+
+On the bundled checkpoint, except the test of the seed's numbers, which needs the third-party
+reference checkpoint."""
 
 import json
+import re
+import xml.etree.ElementTree as ET
 
 import pytest
 
 from interp import run as run_module
 from interp.arch.mlp import MLP
-from interp.checkpoint import save_checkpoint
-
-N_KEY = 13  # key frequencies the rule finds on the reference (SPEC)
+from interp.checkpoint import load_checkpoint, save_checkpoint
+from tests._bundled import DRIFTING, N_KEY, claims_with_record, known_failures
+from tests._paths import BUNDLED
 
 
 @pytest.fixture
@@ -23,8 +28,8 @@ def report_of(pytester):
     return run
 
 
-def test_selecting_by_keyword_runs_exactly_the_per_frequency_claims(pytester, reference_path):
-    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "-k", "fve", "--co", "-q")
+def test_selecting_by_keyword_runs_exactly_the_per_frequency_claims(pytester):
+    result = pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", "-k", "fve", "--co", "-q")
     ids = [line for line in result.outlines if "::" in line]
     assert len(ids) == 2 * N_KEY
     assert any(i.endswith("::fve[k17-sin]") for i in ids)
@@ -47,29 +52,30 @@ def test_report_holds_the_seed_numbers(report_of, reference_path):
         assert set(row) >= {"id", "metric", "params", "value", "op", "threshold", "passed"}
 
 
-def test_model_runs_once_per_checkpoint(pytester, reference_path, tmp_path):
+def test_model_runs_once_per_checkpoint(pytester, tmp_path):
     other = tmp_path / "other.pt"
     save_checkpoint(MLP.random(17, 8, 24, seed=3), other)
     before = run_module.FORWARD_CALLS["count"]
-    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "-p", "no:cacheprovider", "-q")
+    result = pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", "-p", "no:cacheprovider", "-q")
     assert result.ret == 0
     assert run_module.FORWARD_CALLS["count"] - before == 1
     before = run_module.FORWARD_CALLS["count"]
-    pytester.runpytest_inprocess(f"--checkpoint={reference_path}", f"--checkpoint={other}",
+    pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", f"--checkpoint={other}",
                                  "-p", "no:cacheprovider", "-q")
     assert run_module.FORWARD_CALLS["count"] - before == 2
 
 
-def test_known_failure_never_excuses_another_checkpoint(report_of, reference_run, tmp_path):
-    """The same weights saved again have another sha256: the refuted claim fails outright."""
+def test_known_failure_never_excuses_another_checkpoint(report_of, tmp_path):
+    """The same weights saved again have another sha256: the refuted claims fail outright."""
     copy = tmp_path / "resaved.pt"
-    save_checkpoint(reference_run.model, copy)
+    save_checkpoint(load_checkpoint(BUNDLED).model, copy)
+    known = known_failures()
     result, report = report_of(f"--checkpoint={copy}")
     assert result.ret == 1
-    result.assert_outcomes(failed=1, passed=len(report["claims"]) - 1)
+    result.assert_outcomes(failed=len(known), passed=len(report["claims"]) - len(known))
     rows = {r["id"]: r for r in report["claims"]}
-    assert rows["fve[k35-sin]"]["passed"] is False
-    assert "known_failure" not in rows["fve[k35-sin]"]
+    for case in known:
+        assert rows[case]["verdict"] == "FAIL" and "known_failure" not in rows[case]
 
 
 def test_other_shapes_work_unchanged_and_untrained_fails(report_of, tmp_path):
@@ -81,32 +87,40 @@ def test_other_shapes_work_unchanged_and_untrained_fails(report_of, tmp_path):
     assert next(r for r in report["claims"] if r["id"] == "test-accuracy")["passed"] is False
 
 
-def test_pinned_key_freqs(report_of, reference_path):
-    _, report = report_of(f"--checkpoint={reference_path}", "--key-freqs", "1,3,17", "-k", "fve")
+def test_pinned_key_freqs(report_of):
+    _, report = report_of(f"--checkpoint={BUNDLED}", "--key-freqs", "1,3,17", "-k", "fve")
     assert report["key_freqs"] == [1, 3, 17]
     assert report["key_freqs_source"] == "given"
     assert [r["id"] for r in report["claims"]] == [f"fve[k{k}-{t}]" for k in (1, 3, 17) for t in ("sin", "cos")]
 
 
-def test_summary_table_and_junit_properties(pytester, reference_path):
+def test_summary_table_and_junit_properties(report_of, pytester):
+    """The measured value, as the report has it, in the summary line and the JUnit property (read
+    back as numbers: their last printed digit is the machine's)."""
     xml = pytester.path / "junit.xml"
-    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "-k", "ratio",
-                                          f"--junitxml={xml}", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*interp claims*", "*wu-key-norm-ratio*0.982413*> 0.98*PASS*"])
-    assert 'name="value" value="0.982413' in xml.read_text()
+    result, report = report_of(f"--checkpoint={BUNDLED}", "-k", "ratio", f"--junitxml={xml}")
+    value = report["claims"][0]["value"]
+    line = next(line for line in result.outlines if line.strip().startswith("wu-key-norm-ratio"))
+    printed = re.fullmatch(r"\s*wu-key-norm-ratio\s+(\S+)\s+> 0\.98\s+\+\S+\s+PASS", line)
+    assert printed and float(printed.group(1)) == pytest.approx(value, abs=1e-6), line
+    assert any("interp claims" in line for line in result.outlines)
+    case = next(c for c in ET.parse(xml).getroot().iter("testcase") if c.get("name") == "wu-key-norm-ratio")
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert float(properties["value"]) == pytest.approx(value, abs=1e-6)
 
 
-def test_known_failure_with_a_drifted_value_fails(pytester, reference_path):
+def test_known_failure_with_a_drifted_value_fails(pytester):
     """A record whose value no longer matches the measurement is reported, not silently xfailed."""
-    from interp.claims.load import DEFAULT_CLAIMS
-
-    text = DEFAULT_CLAIMS.read_text().replace("value: 0.835319", "value: 0.8")
-    claims = pytester.path / "drifted.yaml"
-    claims.write_text(text)
-    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "--claims", str(claims),
-                                          "-k", "k35", "-p", "no:cacheprovider")
+    recorded = known_failures()[DRIFTING]
+    claims = claims_with_record(pytester.path, DRIFTING, 0.5)
+    result = pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", "--claims", str(claims),
+                                          "-k", "k23", "-p", "no:cacheprovider")
     assert result.ret == 1
-    result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines([
-        "*fve[[]k35-sin[]] *0.835319 *> 0.84 *-0.0047  FAIL",
-        "*known failure drifted: known_failures records 0.8 for this checkpoint, measured 0.835319*"])
+    result.assert_outcomes(failed=1, xfailed=1)  # the other case, fve[k23-cos], is still a known failure
+    row = next(line for line in result.outlines if line.strip().startswith(DRIFTING))
+    value, margin = re.fullmatch(r"\s*\S+\s+(\S+)\s+> 0\.84\s+(\S+)\s+FAIL", row).groups()
+    assert float(value) == pytest.approx(recorded, abs=1e-4)
+    assert float(margin) == pytest.approx(recorded - 0.84, abs=1e-4)
+    drifted = next(line for line in result.outlines if "known failure drifted" in line)
+    measured = re.search(r"known_failures records 0\.5 for this checkpoint, measured (\S+);", drifted)
+    assert measured and float(measured.group(1)) == pytest.approx(recorded, abs=1e-4), drifted

@@ -16,6 +16,7 @@ from interp import metrics
 from interp.arch.mlp import MLP
 from interp.checkpoint import save_checkpoint
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
+from tests._bundled import DRIFTING, N_KEY, claims_with_record, copied_to, known_failures
 from tests._paths import BUNDLED, FIXTURES, ROOT
 from tests._subprocess import child_env
 
@@ -136,21 +137,21 @@ def test_a_bad_known_failure_is_one_line_naming_the_file_and_entry(pytester, old
         assert word in errors[0], errors[0]
 
 
-def test_a_drifted_known_failure_is_a_failure_everywhere(pytester, reference_path):
-    path = claims_with(pytester, "value: 0.835319", "value: 0.8")
+def test_a_drifted_known_failure_is_a_failure_everywhere(pytester):
+    path = claims_with_record(pytester.path, DRIFTING, 0.5)
     report, xml = pytester.path / "r.json", pytester.path / "j.xml"
-    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", f"--claims={path}", "-k", "k35",
+    result = pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", f"--claims={path}", "-k", "k23",
                                           f"--claims-report={report}", f"--junitxml={xml}", *QUIET)
-    result.assert_outcomes(failed=1, passed=1)
-    row = next(r for r in json.loads(report.read_text())["claims"] if r["id"] == "fve[k35-sin]")
+    result.assert_outcomes(failed=1, xfailed=1)  # fve[k23-cos], recorded as it is, stays a known failure
+    row = next(r for r in json.loads(report.read_text())["claims"] if r["id"] == DRIFTING)
     assert row["verdict"] == "FAIL" and "known_failure" not in row and "drifted" in row["message"]
-    summary = next(line for line in result.outlines if line.strip().startswith("fve[k35-sin]"))
+    summary = next(line for line in result.outlines if line.strip().startswith(DRIFTING))
     assert summary.rstrip().endswith("FAIL")
-    case = next(c for c in ET.parse(xml).getroot().iter("testcase") if c.get("name") == "fve[k35-sin]")
+    case = next(c for c in ET.parse(xml).getroot().iter("testcase") if c.get("name") == DRIFTING)
     assert case.find("failure") is not None
 
 
-def test_a_nan_measurement_fails_and_is_never_excused_by_a_known_failure(pytester, reference_path, monkeypatch):
+def test_a_nan_measurement_fails_and_is_never_excused_by_a_known_failure(pytester, monkeypatch):
     """The drift check is math.isclose, false for NaN; without it the strict xfail took a NaN."""
     @functools.wraps(metrics.fve)
     def nan_fve(*args, **kwargs) -> float:
@@ -158,9 +159,9 @@ def test_a_nan_measurement_fails_and_is_never_excused_by_a_known_failure(pyteste
 
     monkeypatch.setitem(metrics.METRICS, "fve", nan_fve)
     report = pytester.path / "r.json"
-    result = pytester.runpytest_inprocess(f"--checkpoint={reference_path}", "-k", "fve",
+    result = pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", "-k", "fve",
                                           f"--claims-report={report}", *QUIET)
-    result.assert_outcomes(failed=26)
+    result.assert_outcomes(failed=2 * N_KEY)
     rows = json.loads(report.read_text())["claims"]
     known = next(r for r in rows if r["id"] == "fve[k35-sin]")
     assert known["verdict"] == "FAIL" and known["value"] is None and "non-finite" in known["message"]
@@ -200,16 +201,16 @@ def test_a_model_where_most_claims_fail_prints_one_line_per_claim(pytester, monk
     assert len(result.outlines) < 130  # 380 before this change (docs: the closing note of issue 10)
 
 
-def test_report_rows_carry_margin_statement_family_and_totals(pytester, reference_path):
+def test_report_rows_carry_margin_statement_family_and_totals(pytester):
     report = pytester.path / "r.json"
-    pytester.runpytest_inprocess(f"--checkpoint={reference_path}", f"--claims-report={report}", *QUIET)
+    pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", f"--claims-report={report}", *QUIET)
     data = json.loads(report.read_text())
     assert data["schema_version"] == 2
     assert {"checkpoint", "sha256", "p", "d_model", "d_mlp", "key_freqs", "key_freqs_source", "claims",
             "architecture", "task", "totals"} <= set(data)
     t = data["totals"]
     assert t["passed"] + t["failed"] + t["known_failures"] + t["not_applicable"] == t["claims"] == len(data["claims"])
-    assert t["known_failures"] == 1 and t["by_construction"] == 2
+    assert t["known_failures"] == len(known_failures()) and t["by_construction"] == 2
     for row in data["claims"]:
         assert {"id", "metric", "params", "value", "op", "threshold", "passed", "margin", "statement", "family",
                 "verdict"} <= set(row)
@@ -255,13 +256,14 @@ def test_a_model_gated_under_the_other_task_gets_a_hint_not_a_switch(pytester):
     assert any("gate it with --task add" in line for line in result.outlines)
 
 
-def test_in_the_project_root_the_two_word_form_is_one_line_not_a_wall_of_errors(reference_path):
+def test_in_the_project_root_the_two_word_form_is_one_line_not_a_wall_of_errors(tmp_path):
     """The observed case: a path outside the project made pytest skip pyproject.toml, and 67
     unrelated errors followed. Inside the project the two-word form changes nothing and works."""
-    outside = in_project("--checkpoint", str(reference_path))
+    elsewhere = copied_to(tmp_path)
+    outside = in_project("--checkpoint", str(elsewhere))
     assert outside.returncode == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in outside.stderr.splitlines() if line.startswith("ERROR:")]
-    assert len(errors) == 1 and f"--checkpoint={reference_path}" in errors[0], outside.stderr
+    assert len(errors) == 1 and f"--checkpoint={elsewhere}" in errors[0], outside.stderr
     assert "Traceback" not in outside.stdout + outside.stderr
     inside = in_project("--checkpoint", "fixtures/p113/epoch000800.pt", "--co", "-q")
     assert inside.returncode == 0

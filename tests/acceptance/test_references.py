@@ -20,14 +20,17 @@ import pytest
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from interp.claims.verdicts import KNOWN_FAIL, PASS, assess
 from interp.model import ARCHITECTURES
-from tests._references import case_values, failing_side, reference_names, run_of
+from tests._references import (
+    architecture_of,
+    case_values,
+    failing_side,
+    reference_names,
+    references_of,
+    run_of,
+    sha256_of_name,
+)
 
 CLAIMS = load_claims(DEFAULT_CLAIMS)
-
-
-def _run(name: str, request):
-    path = request.getfixturevalue("reference_path") if name == "reference" else None
-    return run_of(name, path)
 
 
 def _by_construction(claim, run) -> bool:
@@ -42,33 +45,52 @@ def test_every_reference_name_exists():
             assert set(names) <= known, f"{claim.id}: references.{kind} names {sorted(set(names) - known)}"
 
 
-@pytest.mark.parametrize("claim", CLAIMS.claims, ids=lambda c: c.id)
-def test_claim_holds_on_its_positive_references(claim, request):
-    for name in claim.references.get("holds", ()):
-        run = _run(name, request)
+def _known_failing_cases(claim) -> set[str]:
+    """Cases of ``claim`` recorded as known failures on its positive references (the reference's
+    by its recorded sha256, so without its file)."""
+    shas = {sha256_of_name(name) for name in claim.references.get("holds", ())}
+    return {kf.claim for kf in CLAIMS.known_failures if kf.sha256 in shas and kf.claim.split("[")[0] == claim.id}
+
+
+def assert_on_its_side(claim, name: str, kind: str, run) -> None:
+    """``holds``: every case passes or is a known failure of that checkpoint, and not by
+    construction. ``fails``: a case falls on the failing side that the positives do not excuse."""
+    if kind == "holds":
         assert not _by_construction(claim, run), f"{name}: {claim.id} holds there by construction, which proves nothing"
         verdicts = [assess(case, run, CLAIMS, run.checkpoint.sha256) for case in claim.expand(run.key_freqs)]
         bad = [v.line() for v in verdicts if v.status not in (PASS, KNOWN_FAIL)]
         assert not bad, f"{claim.id} must hold on {name}: {bad}"
-
-
-def _known_failing_cases(claim, request) -> set[str]:
-    """Cases of ``claim`` recorded as known failures on its positive references."""
-    shas = {_run(name, request).checkpoint.sha256 for name in claim.references.get("holds", ())}
-    return {kf.claim for kf in CLAIMS.known_failures if kf.sha256 in shas and kf.claim.split("[")[0] == claim.id}
+        return
+    shared = _known_failing_cases(claim)
+    assert not _by_construction(claim, run), f"{name}: {claim.id} holds there by construction"
+    values = case_values(claim, run)
+    assert values is not None, f"{claim.id} is not defined on {name}: it cannot be a negative reference"
+    failing = {case for case, value in values.items() if failing_side(claim, value)}
+    assert failing - shared, (f"{claim.id} must fail on {name} in a case its positive references pass: "
+                              f"failing there {sorted(failing)}, known failures of the positives {sorted(shared)}")
 
 
 @pytest.mark.parametrize("claim", CLAIMS.claims, ids=lambda c: c.id)
-def test_claim_fails_on_its_negative_references(claim, request):
-    shared = _known_failing_cases(claim, request)
-    for name in claim.references.get("fails", ()):
-        run = _run(name, request)
-        assert not _by_construction(claim, run), f"{name}: {claim.id} holds there by construction"
-        values = case_values(claim, run)
-        assert values is not None, f"{claim.id} is not defined on {name}: it cannot be a negative reference"
-        failing = {case for case, value in values.items() if failing_side(claim, value)}
-        assert failing - shared, (f"{claim.id} must fail on {name} in a case its positive references pass: "
-                                  f"failing there {sorted(failing)}, known failures of the positives {sorted(shared)}")
+def test_claim_holds_on_its_positive_references(claim):
+    """The bundled and planted ones; the third-party reference is the test below."""
+    for name in references_of(claim, "holds", None):
+        assert_on_its_side(claim, name, "holds", run_of(name))
+
+
+@pytest.mark.parametrize("claim", CLAIMS.claims, ids=lambda c: c.id)
+def test_claim_fails_on_its_negative_references(claim):
+    for name in references_of(claim, "fails", None):
+        assert_on_its_side(claim, name, "fails", run_of(name))
+
+
+ON_THE_REFERENCE = [(c, kind) for c in CLAIMS.claims for kind, names in c.references.items() if "reference" in names]
+
+
+@pytest.mark.parametrize(("claim", "kind"), ON_THE_REFERENCE, ids=[f"{c.id}-{k}" for c, k in ON_THE_REFERENCE])
+def test_claim_on_the_reference(claim, kind, reference_path):
+    """The claims that name the third-party reference checkpoint hold (or fail) on it."""
+    assert architecture_of("reference") == run_of("reference", reference_path).architecture
+    assert_on_its_side(claim, "reference", kind, run_of("reference", reference_path))
 
 
 @pytest.mark.parametrize("claim", CLAIMS.claims, ids=lambda c: c.id)
@@ -80,19 +102,20 @@ def test_claim_has_references_in_both_directions(claim):
 
 @pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
 @pytest.mark.parametrize("claim", CLAIMS.claims, ids=lambda c: c.id)
-def test_claim_can_fail_on_each_architecture(claim, architecture, request):
+def test_claim_can_fail_on_each_architecture(claim, architecture):
     """Wherever a claim is defined and not fixed by construction, a model of that architecture
     fails it; where it is fixed by construction on another architecture (pre-ReLU linearity and
-    gradient symmetricity on the MLP), a model of this one must also hold it."""
-    module = ARCHITECTURES[architecture]
-    if claim.metric in module.MODEL.by_construction:
+    gradient symmetricity on the MLP), a model of this one must also hold it. (The reference's
+    architecture is known without its file; the probes are bundled models.)"""
+    bundled = reference_names(with_reference=False)
+    probe = next(n for n in bundled if architecture_of(n) == architecture)
+    if claim.metric in run_of(probe).model.by_construction:
         pytest.skip(f"{claim.id} holds by construction on the {architecture}")
-    probe = next(n for n in reference_names() if _run(n, request).architecture == architecture)
-    if case_values(claim, _run(probe, request)) is None:
+    if case_values(claim, run_of(probe)) is None:
         pytest.skip(f"{claim.id} is not defined for the {architecture}")
-    kinds = {kind: [n for n in names if _run(n, request).architecture == architecture]
+    kinds = {kind: [n for n in names if architecture_of(n) == architecture]
              for kind, names in claim.references.items()}
     assert kinds.get("fails"), f"{claim.id}: no negative reference of the {architecture} architecture"
-    constructed_elsewhere = any(claim.metric in m.MODEL.by_construction for m in ARCHITECTURES.values())
+    constructed_elsewhere = any(claim.metric in run_of(n).model.by_construction for n in bundled)
     if constructed_elsewhere:
         assert kinds.get("holds"), f"{claim.id}: no positive reference of the {architecture} architecture"

@@ -5,13 +5,14 @@ import json
 import pytest
 
 from interp.checkpoint import write_atomic
+from tests._paths import BUNDLED
 
 
-def test_two_runs_give_bit_identical_reports(pytester, reference_path):
+def test_two_runs_give_bit_identical_reports(pytester):
     """One run in this process, one in a fresh interpreter (no shared caches): same bytes. JSON
     writes floats with repr, which round-trips, so equal text means bit-identical values."""
     first, second = pytester.path / "first.json", pytester.path / "second.json"
-    args = (f"--checkpoint={reference_path}", "-p", "no:cacheprovider", "-q", "--claims-report")
+    args = (f"--checkpoint={BUNDLED}", "-p", "no:cacheprovider", "-q", "--claims-report")
     pytester.runpytest_inprocess(*args, str(first))
     pytester.runpytest_subprocess(*args, str(second))
     assert first.read_bytes() == second.read_bytes()
