@@ -36,7 +36,15 @@ if TYPE_CHECKING:
     from interp.gate import ClaimsSession
     from interp.run import Run
 
-INTERP_OPTIONS = ("checkpoint", "claims", "claims_report", "claims_table", "claims_figures", "key_freqs", "task")
+INTERP_OPTIONS = ("checkpoint", "claims", "claims_report", "claims_table", "claims_figures", "key_freqs", "task",
+                  "interp_p", "input_form", "attn_coeff", "act", "split", "split_seed", "split_fraction")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Declare ``pytest_interp_model``: a lab's own model class comes in through it (:mod:`interp.adapter`)."""
+    from interp import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,8 +57,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--key-freqs", default=None, metavar="K1,K2,...",
                     help="pin the key frequencies instead of finding them from the readout")
     group.addoption("--task", default=None, choices=TASKS,
-                    help="what the model computes: (a + b) mod p or (a - b) mod p (default: the task in the "
-                         "checkpoint's metadata file, else add)")
+                    help="what the model computes: (a + b) mod p or (a - b) mod p (default: the checkpoint's "
+                         "config or sidecar file, else add)")
+    facts = parser.getgroup("interp-facts", "interp: what a checkpoint's files do not say (wins over the files; "
+                            "applies to every checkpoint of the run)")
+    facts.addoption("--p", dest="interp_p", type=int, default=None, metavar="P",
+                    help="the modulus (default: the file's config or sidecar, else the weights' shapes)")
+    facts.addoption("--input-form", default=None, choices=("a,b,=", "a,b"),
+                    help="a transformer's input: [a, b, =] read at '=' or [a, b] read at b (default: the "
+                         "sidecar, else pos_embed.W_pos's rows)")
+    facts.addoption("--attn-coeff", type=float, default=None, metavar="C",
+                    help="Zhong et al.'s attention mix c*softmax + (1-c) (default: the sidecar, else 1)")
+    facts.addoption("--act", default=None, choices=("relu", "gelu", "gelu_new", "quad"),
+                    help="the neurons' activation (default: the config or run directory name, else relu)")
+    facts.addoption("--split", default=None, choices=("project", "nanda", "chughtai", "all"),
+                    help="how the train/test split was made: this project's, Nanda et al.'s, Chughtai et al.'s, "
+                         "or none (every pair) (default: the files', else every pair)")
+    facts.addoption("--split-seed", type=int, default=None, metavar="SEED", help="the split's seed (with --split)")
+    facts.addoption("--split-fraction", type=float, default=None, metavar="F",
+                    help="the training fraction (with --split)")
     group.addoption("--claims-table", default=None, metavar="OUT.md|OUT.csv",
                     help="write one row per checkpoint, one column per claim (markdown or CSV by suffix)")
     group.addoption("--claims-figures", default=None, metavar="DIR",

@@ -10,7 +10,7 @@ from pathlib import Path
 from interp.checkpoint import write_atomic
 from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, format_value
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 NOISE_FLOOR = 1e-12
 """Values whose magnitude is below this are printed ``< 1e-12`` in every generated table
 (docs/claims.md, the README's verdicts, ``--claims-table`` in markdown), so that the tables are
@@ -50,18 +50,24 @@ def totals(rows: list[dict]) -> dict[str, int]:
 def checkpoint_report(target, rows: list[dict]) -> dict:
     """One checkpoint's report: identity, architecture, task, shapes, key frequencies, totals,
     every evaluated claim, and the claims not defined for its architecture."""
-    ckpt, run = target.checkpoint, target.run
+    info = target.info
     ordered = [d["row"] for d in sorted(rows, key=lambda d: d["order"])]
     evaluated = [r for r in ordered if r["verdict"] != "SKIP"]
+    dims = {k: info[k] for k in ("p", "d_model", "d_mlp", "n_heads", "d_head") if k in info}
     return {
-        "checkpoint": str(ckpt.path),
-        "sha256": ckpt.sha256,
-        **{k: v for k, v in ckpt.model.dims().items()},
-        "architecture": ckpt.model.architecture,
-        "task": target.task,
-        "task_source": target.task_source,
-        "key_freqs": run.key_freqs,
-        "key_freqs_source": run.key_freqs_source,
+        "checkpoint": info["checkpoint"],
+        **({"entry": info["entry"], "epoch": info["epoch"]} if info["entry"] is not None else {}),
+        "sha256": info["sha256"],
+        **dims,
+        "architecture": info["architecture"],
+        "n_layers": info["n_layers"],
+        "format": info["layout"],
+        "task": info["task"],
+        "task_source": info["task_source"],
+        "facts": info["facts"],
+        **({"stored": info["stored"]} if info["stored"] else {}),
+        "key_freqs": info["key_freqs"],
+        "key_freqs_source": info["key_freqs_source"],
         "totals": totals(evaluated),
         "claims": evaluated,
         "not_evaluated": [{"id": r["id"], "reason": r.get("message", "")} for r in ordered if r["verdict"] == "SKIP"],
@@ -70,9 +76,10 @@ def checkpoint_report(target, rows: list[dict]) -> dict:
 
 def build_report(state) -> dict:
     reports = [checkpoint_report(t, state.rows.get(t.name, [])) for t in state.targets]
+    run = {"options": state.options.summary(), **({"notes": list(state.notes)} if state.notes else {})}
     if len(reports) == 1:
-        return {"schema_version": SCHEMA_VERSION, **reports[0]}
-    return {"schema_version": SCHEMA_VERSION, "checkpoints": reports}
+        return {"schema_version": SCHEMA_VERSION, **run, **reports[0]}
+    return {"schema_version": SCHEMA_VERSION, **run, "checkpoints": reports}
 
 
 def write_report(state, path: Path) -> None:
@@ -91,7 +98,7 @@ def summary_lines(state) -> list[str]:
     for N/A is printed once per checkpoint; a failing claim's statement is printed once, under its
     first failing case, and what went wrong where the row alone does not say it (drift, a
     non-finite value, a task hint)."""
-    lines = []
+    lines = [f"note: {note}" for note in state.notes]
     for target in state.targets:
         data = state.rows.get(target.name)
         if not data:
@@ -103,11 +110,12 @@ def summary_lines(state) -> list[str]:
                  for k, label in (("failed", "failed"), ("not_applicable", "not applicable"),
                                   ("known_failures", "known failure")) if t[k]]
         skipped = len(rows) - len(evaluated)
-        architecture = target.checkpoint.model.architecture
+        info = target.info
+        architecture = info["architecture"]
         extra += [f"{skipped} not defined for the {architecture}"] if skipped else []
-        lines.append(f"{target.name} ({architecture}, task {target.task}, sha256 {target.checkpoint.sha256[:12]}, "
-                     f"p={target.checkpoint.model.p}, key freqs {target.run.key_freqs} "
-                     f"[{target.run.key_freqs_source}]): {t['passed']} of {t['claims']} claims hold"
+        lines.append(f"{target.name} ({info['layout']}: {architecture}, task {info['task']}, sha256 "
+                     f"{info['sha256'][:12]}, p={info['p']}, key freqs {info['key_freqs']} "
+                     f"[{info['key_freqs_source']}]): {t['passed']} of {t['claims']} claims hold"
                      + (f"; {', '.join(extra)}" if extra else ""))
         for reason in dict.fromkeys(r["not_applicable"] for r in rows if r["verdict"] == NOT_APPLICABLE):
             lines.append(f"  N/A (not applicable, counted as failing): {reason}")

@@ -21,8 +21,10 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from interp import splits
 from interp.checkpoint import Checkpoint
-from interp.data import Task, all_pairs, labels, split_indices
+from interp.data import Task, all_pairs, labels
+from interp.facts import DEFAULT
 from interp.fourier import TermAccumulator, TermSpectrum
 from interp.memory import block_rows
 from interp.model import Model, forward
@@ -54,7 +56,11 @@ class Run(WeightViews, LogitViews, Spectra):
     checkpoint: Checkpoint
     given_key_freqs: list[int] | None = None
     device: str = "cpu"
-    task: Task = "add"
+    task: Task | None = None  # None: the checkpoint's (its facts': an option, its files, else add)
+
+    def __post_init__(self) -> None:
+        if self.task is None:
+            self.task = self.checkpoint.facts.get("task", "add")
 
     # -- the model -------------------------------------------------------------------------------
     @property
@@ -128,8 +134,10 @@ class Run(WeightViews, LogitViews, Spectra):
 
     @property
     def hook_post(self) -> Float[Tensor, "pair d_mlp"]:
-        """``relu(hook_pre)`` (computed on each access; metrics use the streamed summaries)."""
-        return torch.relu(self.hook_pre)
+        """``act(hook_pre)``, the model's activation (ReLU for most; computed on each access;
+        metrics use the streamed summaries)."""
+        return self.model.activation(self.hook_pre)
+
     @property
     def pre_terms(self) -> TermSpectrum:
         """The linear terms and total of ``fft2d(pre - mean(pre))`` per neuron (no products)."""
@@ -154,8 +162,14 @@ class Run(WeightViews, LogitViews, Spectra):
 
     @cached_property
     def splits(self) -> dict[str, Int[Tensor, " n"]]:
-        """Pair indices of ``train``, ``test`` and ``all``."""
-        train, test = split_indices(self.p)
+        """Pair indices of ``train``, ``test`` and ``all``: the model's own split, as its facts
+        name it (:mod:`interp.splits`; every pair for both when no file says how it was made). A
+        checkpoint built by hand, with no facts, is this project's: the seed notebook's split."""
+        facts = self.checkpoint.facts
+        if not facts.has("split"):
+            facts = facts.copy()
+            facts.offer("split", "project", DEFAULT, "a checkpoint built by hand: this project's")
+        train, test = splits.resolve(facts, self.p, self.checkpoint.path.parent)
         return {"train": train, "test": test, "all": torch.arange(self.p * self.p)}
 
     @property

@@ -20,6 +20,7 @@ A split is named by the fact ``split`` (:mod:`interp.facts`), with ``split_seed`
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import torch
 from jaxtyping import Int
@@ -75,3 +76,24 @@ def pair_indices(pairs: object, p: int, where: str) -> Int[Tensor, " n"]:
     if (t[:, :2] < 0).any() or (t[:, :2] >= p).any():
         raise CheckpointError(where, f"holds numbers outside 0..{p - 1}")
     return t[:, 0] * p + t[:, 1]
+
+
+def resolve(facts, p: int, directory: Path | None = None) -> tuple[Int[Tensor, " train"], Int[Tensor, " test"]]:
+    """The train and test indices a checkpoint's facts name (``split``, ``split_seed``,
+    ``split_fraction``; for ``files``, the split files in ``directory``)."""
+    kind = facts.get("split", "all")
+    if kind == "files":
+        from interp.checkpoint import SPLIT_FILES
+
+        loaded = []
+        for name in SPLIT_FILES:
+            path = directory / name
+            try:
+                pairs = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as exc:  # any failure to read it: one line naming the file
+                from interp.errors import CheckpointError
+
+                raise CheckpointError(path, f"not a readable split file ({str(exc).splitlines()[0][:120]})") from None
+            loaded.append(pair_indices(pairs, p, str(path)))
+        return split_pairs("files", p, files=(loaded[0], loaded[1]))
+    return split_pairs(kind, p, facts.get("split_seed"), facts.get("split_fraction"))

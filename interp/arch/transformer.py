@@ -32,6 +32,27 @@ from torch import Tensor
 from interp.arch.common import ACTIVATIONS, ByConstruction, SharedShapes
 
 NAME = "transformer"
+# The canonical form's state dict is TransformerLens's (interp.layouts.transformerlens reads it)
+EMBEDS = {"embed.W_E": ("W_E", 2), "pos_embed.W_pos": ("W_pos", 2), "unembed.W_U": ("W_U", 2)}
+ATTN = {"attn.W_Q": ("W_Q", 3), "attn.W_K": ("W_K", 3), "attn.W_V": ("W_V", 3), "attn.W_O": ("W_O", 3)}
+MLP_W = {"mlp.W_in": ("W_in", 2), "mlp.W_out": ("W_out", 2)}
+BLOCK_BIASES = {"attn.b_Q": ("b_Q", 2), "attn.b_K": ("b_K", 2), "attn.b_V": ("b_V", 2), "attn.b_O": ("b_O", 1),
+                "mlp.b_in": ("b_in", 1), "mlp.b_out": ("b_out", 1)}
+BUFFER_NAMES = ("attn.mask", "attn.IGNORE")
+LAYER_NORMS = ("ln1", "ln2", "ln_final")
+
+
+def block_keys(i: int, table: dict[str, tuple[str, int]]) -> dict[str, tuple[str, int]]:
+    return {f"blocks.{i}.{key}": value for key, value in table.items()}
+
+
+# the 1-layer key sets (tests and the writer use them)
+WEIGHTS = {**{k: v for k, v in EMBEDS.items() if k != "unembed.W_U"}, **block_keys(0, ATTN),
+           **block_keys(0, MLP_W), "unembed.W_U": EMBEDS["unembed.W_U"]}
+BIASES = {**block_keys(0, BLOCK_BIASES), "unembed.b_U": ("b_U", 1)}
+BUFFERS = tuple(f"blocks.0.{b}" for b in BUFFER_NAMES)
+
+
 BLOCK_FIELDS = ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O", "W_in", "b_in", "W_out", "b_out")
 
 
@@ -104,6 +125,7 @@ class Transformer(SharedShapes):
     W_in: ``[d_model, d_mlp]``; W_out: ``[d_mlp, d_model]``; W_U: ``[d_model, p]`` (the answer columns).
     b_Q, b_K, b_V: ``[n_heads, d_head]``; b_O, b_out: ``[d_model]``; b_in: ``[d_mlp]``; b_U: ``[p]``.
     lower: the blocks below the last one (a deeper model), in order.
+    input_form: ``a,b,=`` (the answer read at ``=``) or ``a,b`` (read at ``b``).
     attn_coeff: Zhong et al.'s ``c``; causal: mask later positions; b_offset: token of ``b`` is
     ``b + b_offset``; act: the neurons' activation (:data:`interp.arch.common.ACTIVATIONS`).
     """
@@ -126,6 +148,7 @@ class Transformer(SharedShapes):
     b_out: Float[Tensor, " d_model"]
     b_U: Float[Tensor, " p"]
     lower: tuple[Block, ...] = field(default=())
+    input_form: str = "a,b,="
     attn_coeff: float = 1.0
     causal: bool = True
     b_offset: int = 0
@@ -150,12 +173,8 @@ class Transformer(SharedShapes):
 
     @property
     def n_ctx(self) -> int:
-        return self.W_pos.shape[0]
-
-    @property
-    def input_form(self) -> str:
-        """``a,b,=`` or ``a,b``: the token sequence of a pair."""
-        return "a,b,=" if self.n_ctx == 3 else "a,b"
+        """Positions a pair is read over: 3 for ``a,b,=``, 2 for ``a,b`` (``W_pos`` may have more rows)."""
+        return 3 if self.input_form == "a,b,=" else 2
 
     def dims(self) -> dict[str, int]:
         return {"p": self.p, "d_model": self.d_model, "d_mlp": self.d_mlp, "n_heads": self.n_heads,
@@ -228,10 +247,13 @@ class Transformer(SharedShapes):
 
     # -- state dicts, devices, training ------------------------------------------------------------
     def state_dict(self) -> dict[str, Tensor]:
-        """TransformerLens's state dict (:mod:`interp.layouts.transformerlens`)."""
-        from interp.layouts.transformerlens import state_dict
-
-        return state_dict(self)
+        """TransformerLens's state dict of a 1-layer model, ``mask`` and ``IGNORE`` included, so that
+        ``HookedTransformer.load_state_dict(..., strict=True)`` accepts it."""
+        out = {key: getattr(self, name) for key, (name, _) in {**WEIGHTS, **BIASES}.items()}
+        rows = self.W_pos.shape[0]
+        out["blocks.0.attn.mask"] = torch.tril(torch.ones(rows, rows, dtype=torch.bool))
+        out["blocks.0.attn.IGNORE"] = torch.tensor(-torch.inf)
+        return out
 
     def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> Transformer:
         moved = {f: getattr(self, f).to(device=device, dtype=dtype) for f in self.tensors()}

@@ -123,9 +123,10 @@ def render_checkpoint(target, claims, out_dir: Path) -> list[Path]:
 
     readout = READOUT.get(architecture, "readout")
     lines = [("readout.png", run.readout_fourier.double().pow(2).sum(0), f"||{readout} F^T||^2 per column",
-              "Fourier component of the output (logit)", f"the readout ({readout})'s Fourier components"),
-             ("embedding.png", run.embedding_fourier.double().pow(2).sum(1), "||F W_E||^2 per row",
-              "Fourier component of the token", None)]
+              "Fourier component of the output (logit)", f"the readout ({readout})'s Fourier components")]
+    if run.embedding_fourier is not None:
+        lines.append(("embedding.png", run.embedding_fourier.double().pow(2).sum(1), "||F W_E||^2 per row",
+                      "Fourier component of the token", None))
     if run.wneur_fourier is not None:
         lines.append(("wneur.png", run.wneur_fourier.double().pow(2).sum(1), "||F W_neur||^2 per row",
                       "Fourier component of the token", "W_neur = W_E W_in's Fourier components"))

@@ -16,31 +16,25 @@ import torch
 from torch import Tensor
 
 from interp.arch.common import activation_name, check_shapes, checked_tensors
-from interp.arch.transformer import BLOCK_FIELDS, Block, Transformer, shapes
+from interp.arch.transformer import (
+    ATTN,
+    BLOCK_BIASES,
+    BLOCK_FIELDS,
+    BUFFER_NAMES,
+    EMBEDS,
+    LAYER_NORMS,
+    MLP_W,
+    Block,
+    Transformer,
+    block_keys,
+    shapes,
+)
 from interp.errors import CheckpointError
 from interp.facts import SHAPES, Facts
 
 NAME = "transformerlens"
 CODE_BASE = "TransformerLens HookedTransformer state dict (Nanda et al.'s model; interp.train --arch transformer)"
 DESCRIPTION = "TransformerLens HookedTransformer (embed.W_E, pos_embed.W_pos, blocks.0.attn.W_Q, ...)"
-EMBEDS = {"embed.W_E": ("W_E", 2), "pos_embed.W_pos": ("W_pos", 2), "unembed.W_U": ("W_U", 2)}
-ATTN = {"attn.W_Q": ("W_Q", 3), "attn.W_K": ("W_K", 3), "attn.W_V": ("W_V", 3), "attn.W_O": ("W_O", 3)}
-MLP_W = {"mlp.W_in": ("W_in", 2), "mlp.W_out": ("W_out", 2)}
-BLOCK_BIASES = {"attn.b_Q": ("b_Q", 2), "attn.b_K": ("b_K", 2), "attn.b_V": ("b_V", 2), "attn.b_O": ("b_O", 1),
-                "mlp.b_in": ("b_in", 1), "mlp.b_out": ("b_out", 1)}
-BUFFER_NAMES = ("attn.mask", "attn.IGNORE")
-LAYER_NORMS = ("ln1", "ln2", "ln_final")
-
-
-def block_keys(i: int, table: dict[str, tuple[str, int]]) -> dict[str, tuple[str, int]]:
-    return {f"blocks.{i}.{key}": value for key, value in table.items()}
-
-
-# the 1-layer key sets (tests and the writer use them)
-WEIGHTS = {**{k: v for k, v in EMBEDS.items() if k != "unembed.W_U"}, **block_keys(0, ATTN),
-           **block_keys(0, MLP_W), "unembed.W_U": EMBEDS["unembed.W_U"]}
-BIASES = {**block_keys(0, BLOCK_BIASES), "unembed.b_U": ("b_U", 1)}
-BUFFERS = tuple(f"blocks.0.{b}" for b in BUFFER_NAMES)
 
 
 def n_blocks(keys: set[str]) -> int:
@@ -132,17 +126,7 @@ def build(t: dict[str, Tensor], where: str, facts: Facts, layers: int, name_of) 
     b_U = t.get("unembed.b_U")
     b_U = torch.zeros(p, dtype=dtype) if b_U is None else b_U[:p]
     last = blocks[-1]
-    return Transformer(W_E=W_E, W_pos=W_pos[:n_ctx], W_U=W_U[:, :p], b_U=b_U, **last,
+    return Transformer(W_E=W_E, W_pos=W_pos, W_U=W_U[:, :p], b_U=b_U, **last, input_form=facts.get("input_form"),
                        lower=tuple(Block(**{f: b[f] for f in BLOCK_FIELDS}) for b in blocks[:-1]),
                        attn_coeff=float(facts.get("attn_coeff", 1.0)), causal=bool(facts.get("causal", True)),
                        b_offset=b_offset, act=activation_name(facts.get("act", "relu"), where))
-
-
-def state_dict(model: Transformer) -> dict[str, Tensor]:
-    """TransformerLens's state dict of a 1-layer model, ``mask`` and ``IGNORE`` included, so that
-    ``HookedTransformer.load_state_dict(..., strict=True)`` accepts it."""
-    out = {key: getattr(model, name) for key, (name, _) in {**WEIGHTS, **BIASES}.items()}
-    n_ctx = model.W_pos.shape[0]
-    out["blocks.0.attn.mask"] = torch.tril(torch.ones(n_ctx, n_ctx, dtype=torch.bool))
-    out["blocks.0.attn.IGNORE"] = torch.tensor(-torch.inf)
-    return out

@@ -42,6 +42,29 @@ class LogitViews:
             if task != self.task and mine < 0.1 and theirs > 0.9:
                 return (f"test accuracy under task {task!r} is {theirs:.3f}: was it trained on {task}? "
                         f"(gate it with --task {task})")
+        return self.input_form_hint(mine)
+
+    def input_form_hint(self, mine: float) -> str:
+        """A hint when the test accuracy misses 1 but the other input form (``[a, b]`` against
+        ``[a, b, =]``, where the weights allow both) scores at least 0.99 and better; else ``""``.
+        Never changes the input form."""
+        form = getattr(self.model, "input_form", None)
+        if form is None or mine >= 1.0:
+            return ""
+        other = "a,b" if form == "a,b,=" else "a,b,="
+        if other == "a,b,=" and self.model.W_pos.shape[0] < 3:
+            return ""
+        from dataclasses import replace
+
+        from interp.model import forward
+
+        test = self.splits["test"]
+        with torch.no_grad():
+            logits = forward(replace(self._m, input_form=other), all_pairs(self.p)[test].to(self.device))["logits"]
+        theirs = (logits.argmax(-1).cpu() == self.labels[test]).double().mean().item()
+        if theirs >= 0.99 and theirs > mine:
+            return (f"test accuracy fed [{other}] is {theirs:.4f}: was it trained on that input? "
+                    f"(gate it with --input-form={other})")
         return ""
 
     @cached_property
@@ -60,7 +83,8 @@ class LogitViews:
         ``sin(w_k(y - c))``, k in the key frequencies, over all pairs and classes, with ``y`` the
         task's answer (``a + b`` or ``a - b`` mod p). Those directions depend on the pair only
         through ``y``, so the projection is a ``[y, c]`` table:
-        ``R = sum_D <logits, D> / ||D||^2 * D`` (float64)."""
+        ``R = sum_D <logits, D> / ||D||^2 * D`` (float64). For even p the Nyquist ``k = p/2`` has
+        the one direction ``cos(pi(y - c))`` (its sine is zero everywhere and is left out)."""
         p = self.p
         by_answer = self._pass["by_answer"]
         x = torch.arange(p, dtype=torch.float64)
@@ -69,6 +93,8 @@ class LogitViews:
         for k in self.key_freqs:
             for trig in (torch.cos, torch.sin):
                 direction = trig(2 * torch.pi * k / p * diff)
+                if 2 * k == p and trig is torch.sin:
+                    continue  # the Nyquist sine, sin(pi n) = 0: no direction
                 # each y is hit by p pairs, so ||D||^2 over pairs and classes is p * sum(direction^2)
                 table += (by_answer * direction).sum() / (p * direction.pow(2).sum()) * direction
         return table

@@ -37,15 +37,18 @@ class WeightViews:
         return None if w_neur is None else self.basis @ w_neur
 
     @cached_property
-    def token_map_fourier(self) -> Float[Tensor, "p d"]:
+    def token_map_fourier(self) -> Float[Tensor, "p d"] | None:
         """``F @ token_map``: where the model looks numbers up (``W_E @ W_in`` for the MLP, ``W_E``
-        for a transformer), token axis in the Fourier basis."""
-        return self.basis @ self.model.token_map
+        for a transformer), token axis in the Fourier basis; None where the model has none."""
+        token_map = self.model.token_map
+        return None if token_map is None else self.basis @ token_map
 
     @cached_property
-    def embedding_fourier(self) -> Float[Tensor, "p d_model"]:
-        """``F @ W_E`` over the number tokens: the embedding's token axis in the Fourier basis."""
-        return self.basis @ self.model.embedding
+    def embedding_fourier(self) -> Float[Tensor, "p d_model"] | None:
+        """``F @ W_E`` over the number tokens: the embedding's token axis in the Fourier basis;
+        None where the model has no learned embedding (one-hot inputs)."""
+        embedding = self.model.embedding
+        return None if embedding is None else self.basis @ embedding
 
     @cached_property
     def key_freqs(self) -> list[int]:

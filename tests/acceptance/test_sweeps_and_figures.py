@@ -54,19 +54,19 @@ RECORD_LOADS = """
 import json
 from pathlib import Path
 
-import interp.gate
+import interp.targets
 from interp import run
 
 LOADED = []
-_load = interp.gate.load_checkpoint
+_load = interp.targets.load_checkpoints
 
 
-def _recording(path):
+def _recording(path, *args, **kwargs):
     LOADED.append(Path(path).stem)
-    return _load(path)
+    return _load(path, *args, **kwargs)
 
 
-interp.gate.load_checkpoint = _recording
+interp.targets.load_checkpoints = _recording
 
 
 def pytest_sessionfinish(session):
