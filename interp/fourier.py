@@ -231,7 +231,10 @@ class TermSpectrum:
 
     - ``a_terms[i] = S[i, 0]`` and ``b_terms[j] = S[0, j]``: the linear terms (functions of a alone,
       of b alone; ``[0]`` is 0 after centering);
-    - ``products[k-1, u, v] = S[2k-1+u, 2k-1+v]``, ``u, v`` in (sin, cos): frequency k's products;
+    - ``products[k-1, u, v] = S[2k-1+u, 2k-1+v]``, ``u, v`` in (sin, cos): frequency k's products,
+      ``k = 1 .. p // 2``. For even ``p`` the Nyquist frequency ``k = p/2`` is one term of its own:
+      its only row is ``p-1`` (``cos(pi x)``; there is no sine row), so ``products[p/2-1]`` holds
+      ``S[p-1, p-1]`` at ``[0, 0]`` and zeros where the missing row ``p`` would be;
     - ``total``: ``sum_{i,j} S[i, j]^2`` per column (Parseval: the centered sum of squares).
 
     With ``S = fft2d(x - mean(x))``. The products come from two projections of ``x``, onto
@@ -253,11 +256,12 @@ class TermSpectrum:
     def from_energy(cls, energy: Float[Tensor, "p p"]) -> TermSpectrum:
         """Terms with the energies of a 2D energy map (one column; coefficients ``sqrt(E)``), for
         maps computed in full and for tests: ``E[0, 0]`` counts as linear, like row 0."""
-        h = (energy.shape[0] - 1) // 2
+        p = energy.shape[0]
         root = energy.to(torch.float64).sqrt()[..., None]
         b_terms = root[0].clone()
         b_terms[0] = 0
-        products = torch.stack([root[2 * k - 1 : 2 * k + 1, 2 * k - 1 : 2 * k + 1] for k in range(1, h + 1)])
+        padded = torch.nn.functional.pad(root, (0, 0, 0, 1, 0, 1))  # row/column p: the Nyquist's missing sine
+        products = torch.stack([padded[2 * k - 1 : 2 * k + 1, 2 * k - 1 : 2 * k + 1] for k in range(1, p // 2 + 1)])
         return cls(root[:, 0], b_terms, products, energy.sum().to(torch.float64)[None])
 
     @classmethod
@@ -278,9 +282,11 @@ class TermSpectrum:
         return self.a_terms.pow(2).sum(0) + self.b_terms.pow(2).sum(0)
 
     def block_energy(self) -> Float[Tensor, "k m"]:
-        """Per frequency k, the energy of its 9 terms ``{0, 2k-1, 2k}^2`` (the Const term is 0)."""
+        """Per frequency k, the energy of its 9 terms ``{0, 2k-1, 2k}^2`` (the Const term is 0);
+        for even p the Nyquist ``k = p/2`` has 4, ``{0, p-1}^2`` (its row ``2k = p`` does not exist)."""
         k = self.products.shape[0]
-        a, b = (t[1 : 2 * k + 1].pow(2).reshape(k, 2, -1).sum(1) for t in (self.a_terms, self.b_terms))
+        a, b = (torch.nn.functional.pad(t[1:].pow(2), (0, 0, 0, 2 * k - t.shape[0] + 1)).reshape(k, 2, -1).sum(1)
+                for t in (self.a_terms, self.b_terms))
         return a + b + self.products.pow(2).sum((1, 2))
 
     def product_energy(self, freqs: list[int]) -> Float[Tensor, " m"]:
@@ -328,4 +334,8 @@ class TermAccumulator:
         sin_s, cos_s, sin_d, cos_d = fs[0::2], fs[1::2], fd[0::2], fd[1::2]
         products = torch.stack([torch.stack([cos_d - cos_s, sin_s + sin_d]),
                                 torch.stack([sin_s - sin_d, cos_s + cos_d])]).movedim(2, 0) / math.sqrt(2 * p)
+        if p % 2 == 0:  # Nyquist k = p/2: (-1)^a (-1)^b = (-1)^((a+b) mod p): S[p-1, p-1] = F[p-1] @ by_sum / sqrt(p)
+            nyquist = torch.zeros_like(products[:1])
+            nyquist[0, 0, 0] = basis[p - 1] @ self.by_sum / math.sqrt(p)
+            products = torch.cat([products, nyquist])
         return TermSpectrum(a_terms, b_terms, products, self.sumsq - p * p * mean.pow(2))

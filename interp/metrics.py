@@ -10,6 +10,11 @@ The function name is the ``metric`` in ``claims.yaml``: find a claim's code by s
 ``def <metric>``. Each docstring states the formula. Metrics never modify their inputs, and none
 knows the architecture: "the readout" is ``W_U`` for the MLP and ``W_out @ W_U`` for a
 transformer (:mod:`interp.model`).
+
+Every metric is defined for every ``p >= 3``, prime or not, odd or even. Frequencies are
+``k = 1 .. p // 2``; for even ``p`` the last, the Nyquist ``k = p/2``, has one Fourier row, ``p-1``
+(``cos(pi x)``, no sine row), and is a frequency of its own: formulas over the rows ``2k-1, 2k``
+read that one row there (its 9-term block has 4 terms, ``{0, p-1}^2``).
 """
 
 from __future__ import annotations
@@ -45,9 +50,10 @@ def claim_params(fn: Callable[..., float], run_attrs: set[str]) -> dict[str, ins
     return {n: p for n, p in inspect.signature(fn).parameters.items() if n not in run_attrs}
 
 
-def _rows(freqs: list[int]) -> list[int]:
-    """Fourier-basis rows of the sine and cosine of each frequency: ``2k-1, 2k``."""
-    return [r for k in freqs for r in (2 * k - 1, 2 * k)]
+def _rows(freqs: list[int], p: int) -> list[int]:
+    """Fourier-basis rows of the sine and cosine of each frequency: ``2k-1, 2k``. For even ``p``
+    the Nyquist frequency ``k = p/2`` has one row, ``p-1`` (``cos(pi x)``; no sine row)."""
+    return [r for k in freqs for r in (2 * k - 1, 2 * k) if r < p]
 
 
 def _energy(x: Tensor) -> Tensor:
@@ -73,7 +79,8 @@ def wu_key_norm_ratio(readout: Float[Tensor, "d_mlp p"], readout_fourier: Float[
                       basis: Float[Tensor, "p p"], key_freqs: list[int]) -> float:
     """How much of the readout (``W_U``; ``W_out @ W_U`` for a transformer) the key frequencies'
     sin/cos output directions rebuild: ``||sum_{k in K} US[:, r] F[r] for r in (2k-1, 2k)||_F /
-    ||W_U||_F`` with ``US = W_U F^T`` (norms, not squared).
+    ||W_U||_F`` with ``US = W_U F^T`` (norms, not squared; the Nyquist ``k = p/2`` of an even ``p``
+    contributes its one row, ``p-1``).
 
     >>> from interp.fourier import fourier_basis
     >>> F = fourier_basis(5, torch.float64)
@@ -81,7 +88,7 @@ def wu_key_norm_ratio(readout: Float[Tensor, "d_mlp p"], readout_fourier: Float[
     >>> round(wu_key_norm_ratio(W_U, W_U @ F.T, F, [1]), 6)  # half the energy: 1/sqrt(2)
     0.707107
     """
-    rows = _rows(key_freqs)
+    rows = _rows(key_freqs, basis.shape[0])
     approx = readout_fourier[:, rows] @ basis[rows]
     return (approx.to(torch.float64).norm() / readout.to(torch.float64).norm()).item()
 
@@ -95,7 +102,23 @@ def fve(readout_spectra: Mapping[int, Float[Tensor, "p p 2"]], freq: int,
 
     * sin: ``(S[2k-1, 2k]^2 + S[2k, 2k-1]^2) / sum(S^2)``  (sin(a)cos(b) + cos(a)sin(b))
     * cos: ``(S[2k, 2k]^2 + S[2k-1, 2k-1]^2) / sum(S^2)``  (cos(a)cos(b) - sin(a)sin(b))
+
+    For even p the Nyquist frequency ``k = p/2`` has one readout direction, ``US[:, p-1]``
+    (``cos(pi c)``), and one identity, ``cos(pi(a+b)) = cos(pi a) cos(pi b)``:
+
+    * cos: ``S[p-1, p-1]^2 / sum(S^2)``;
+    * sin: not defined (``sin(pi x) = 0`` at every token: no direction, nothing to explain), so
+      the claim case is reported as not evaluated (SKIP), not as a failure.
     """
+    p = readout_spectra[freq].shape[0]
+    if 2 * freq == p:
+        if term == "sin":
+            from interp.claims.verdicts import NotDefined  # imported here: interp.claims imports this module
+
+            raise NotDefined(f"fve's sin term at k={freq}: p={p} is even and its Nyquist frequency p/2 has a "
+                             f"cosine row only (sin(pi x) = 0), so there is no sine direction to explain")
+        energy = _energy(readout_spectra[freq][..., 1])
+        return (energy[p - 1, p - 1] / energy.sum()).item()
     s, c = 2 * freq - 1, 2 * freq
     if term == "sin":
         spectrum, hits = readout_spectra[freq][..., 0], [(s, c), (c, s)]
@@ -120,7 +143,7 @@ def pre_relu_linear_fraction(pre_terms: TermSpectrum) -> float:
 
 def _key_row_share(spectrum: Float[Tensor, "p d"], key_freqs: list[int]) -> float:
     energy = _energy(spectrum).sum(-1)
-    return (energy[_rows(key_freqs)].sum() / energy.sum()).item()
+    return (energy[_rows(key_freqs, spectrum.shape[0])].sum() / energy.sum()).item()
 
 
 @metric
@@ -170,7 +193,8 @@ def post_relu_key_quadratic_share(post_terms: TermSpectrum, key_freqs: list[int]
 @metric
 def neuron_concentration_quantile(neuron_freq_shares: Float[Tensor, "d_mlp k"], quantile: float) -> float:
     """The ``quantile`` of the neurons' best single-frequency share: with ``s_n = max_k share[n, k]``
-    (share of neuron n's centered energy in frequency k's 9 terms), ``quantile_n(s_n, q)``."""
+    (share of neuron n's centered energy in frequency k's 9 terms, 4 at an even p's Nyquist),
+    ``quantile_n(s_n, q)``."""
     return torch.quantile(neuron_freq_shares.max(-1).values, quantile).item()
 
 
@@ -187,12 +211,15 @@ def key_freq_agreement(readout_fourier: Float[Tensor, "d_mlp p"], token_map_four
     """Agreement of the key-frequency sets found independently (by :mod:`interp.keyfreqs`' largest
     ratio-gap rule) from the readout, the token lookup (``W_E @ W_in``; ``W_E`` for a
     transformer), the neurons' and the logits' 2D energies: ``|intersection| / |union|`` of the
-    four sets (1.0 when they are identical)."""
-    from interp.keyfreqs import key_frequencies, largest_gap_cut
+    four sets (1.0 when they are identical). For the 2D energies a frequency's energy is that of
+    its block ``{0, 2k-1, 2k}^2`` per non-constant term: 8 terms, 3 at an even p's Nyquist
+    (``{0, p-1}^2``), as the rule counts the Nyquist's one row per row."""
+    from interp.keyfreqs import frequency_rows, key_frequencies, largest_gap_cut
 
     sets = [set(key_frequencies(readout_fourier.T)), set(key_frequencies(token_map_fourier))]
     for terms in (post_terms, logit_terms):
-        per_freq = terms.block_energy().sum(-1)  # per k: its 9 terms {0, 2k-1, 2k}^2, Const excluded
+        rows = frequency_rows(terms.a_terms.shape[0])
+        per_freq = terms.block_energy().sum(-1) / (rows * (rows + 2))  # per non-constant term of {0, 2k-1, 2k}^2
         sets.append(set(largest_gap_cut(per_freq / per_freq.sum())))
     return len(set.intersection(*sets)) / len(set.union(*sets))
 
@@ -203,7 +230,18 @@ def distance_irrelevance(correct_logits: Float[Tensor, " pair"], task: Literal["
     answer ``y`` and the other combination ``d`` (``y = a+b``, ``d = a-b`` for ``add``; swapped for
     ``sub``), all mod p, ``mean_d std_y L[y, d] / std L`` (population standard deviations, so a
     logit that depends on ``y`` alone scores exactly 1). Near 1: the correct logit ignores ``d``
-    (clock); near 0: it depends on it (pizza).
+    (clock); near 0: it depends on it (pizza). NaN when the correct logit is constant.
+
+    Over the cells that exist. For odd p, ``(a, b) -> (y, d)`` is one-to-one, every cell is one
+    pair's logit and the formula is the one above. For even p, ``y`` and ``d`` have the same
+    parity (they differ by ``2b``), so only the ``p^2 / 2`` cells with ``y = d (mod 2)`` exist, each
+    hit by two pairs, ``(a, b)`` and ``(a + p/2, b + p/2)``; ``L[y, d]`` is their mean, column
+    ``d``'s std is over its ``p/2`` cells ``y = d (mod 2)``, and ``std L`` is over all existing
+    cells: ``mean_d std_{y : y = d mod 2} L[y, d] / std_{y = d mod 2} L[y, d]``. There ``y`` and
+    ``d`` share their parity, so a logit's parity part (``(-1)^y = (-1)^d``, the Nyquist term) is
+    constant down each column and counts as depending on ``d``: a logit of ``y`` alone scores
+    exactly 1 when its values at even and at odd ``y`` have the same mean and spread (as
+    ``cos(w_k y)`` does for ``4k != 0 mod p``), and ``(-1)^y`` scores 0.
 
     >>> a, b = torch.arange(5).repeat_interleave(5), torch.arange(5).repeat(5)
     >>> by_sum, by_distance = torch.cos((a + b) % 5 * 1.0), (a - b) % 5 * 1.0
@@ -213,9 +251,17 @@ def distance_irrelevance(correct_logits: Float[Tensor, " pair"], task: Literal["
     p = math.isqrt(len(correct_logits))
     a, b = torch.arange(p).repeat_interleave(p), torch.arange(p).repeat(p)
     answer, other = ((a + b) % p, (a - b) % p) if task == "add" else ((a - b) % p, (a + b) % p)
-    table = torch.empty(p, p, dtype=torch.float64)
-    table[answer, other] = correct_logits.to(torch.float64)
-    return (table.std(0, correction=0).mean() / table.std(correction=0)).item()
+    cell = answer * p + other
+    count = torch.zeros(p * p, dtype=torch.float64).index_add_(0, cell, torch.ones(p * p, dtype=torch.float64))
+    total = torch.zeros(p * p, dtype=torch.float64).index_add_(0, cell, correct_logits.to(torch.float64))
+    exists = (count > 0).reshape(p, p)
+    table = (total / count.clamp_min(1)).reshape(p, p)
+    if exists.all():  # odd p: every cell is one pair's logit
+        return (table.std(0, correction=0).mean() / table.std(correction=0)).item()
+    per_column = exists.sum(0)
+    column_mean = torch.where(exists, table, 0).sum(0) / per_column
+    column_var = torch.where(exists, (table - column_mean).pow(2), 0).sum(0) / per_column
+    return (column_var.sqrt().mean() / table[exists].std(correction=0)).item()
 
 
 @metric

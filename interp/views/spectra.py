@@ -60,7 +60,8 @@ class Spectra:
         """Per frequency ``k``: ``fft2d(post @ US[:, [2k-1, 2k]])``, shape ``[p, p, 2]`` (sin, cos):
         the 2D spectrum of the neurons read along the readout's sin k and cos k directions (the
         readouts streamed over blocks of rows, then one small fft2d; all key frequencies on first
-        use)."""
+        use). For even p, the Nyquist ``k = p/2`` reads ``US[:, p-1]`` (``cos(pi c)``) as its cos;
+        its sin is zero (there is no sine row)."""
         return ReadoutSpectra(self)
 
     @cached_property
@@ -81,7 +82,8 @@ class Spectra:
     def neuron_freq_shares(self) -> Float[Tensor, "d_mlp k"]:
         """Per neuron, the share of its centered post-ReLU 2D Fourier energy in each frequency's
         9 terms (Const, sin/cos of a, of b, and the 4 products):
-        ``share[n, k-1] = sum_{i, j in {0, 2k-1, 2k}} E[i, j, n] / sum_{i, j} E[i, j, n]``."""
+        ``share[n, k-1] = sum_{i, j in {0, 2k-1, 2k}} E[i, j, n] / sum_{i, j} E[i, j, n]``,
+        ``k = 1 .. p // 2`` (for even p, the Nyquist ``k = p/2`` has the 4 terms ``{0, p-1}^2``)."""
         terms = self.post_terms
         return (terms.block_energy() / terms.total.clamp_min(torch.finfo(torch.float64).tiny)).T
 
@@ -99,8 +101,9 @@ class ReadoutSpectra(Mapping[int, Tensor]):
 
     def _fill(self, freqs: list[int]) -> None:
         run, p = self._run, self._run.p
-        cols = [r for k in freqs for r in (2 * k - 1, 2 * k)]
-        directions = run.readout_fourier[:, cols].to(run.device)
+        cols = [r for k in freqs for r in ((p, p - 1) if 2 * k == p else (2 * k - 1, 2 * k))]  # Nyquist: (none, cos)
+        padded = torch.nn.functional.pad(run.readout_fourier, (0, 1))  # column p: zero, the Nyquist's missing sine
+        directions = padded[:, cols].to(run.device)
         readout = torch.empty(p * p, len(cols), dtype=directions.dtype, device=run.device)
         for _, rows in run._a_chunks():
             readout[rows] = torch.relu(run.hook_pre[rows]) @ directions
@@ -110,7 +113,7 @@ class ReadoutSpectra(Mapping[int, Tensor]):
 
     def __getitem__(self, k: int) -> Float[Tensor, "p p 2"]:
         if k not in self._cache:
-            if not 1 <= k <= (self._run.p - 1) // 2:
+            if not 1 <= k <= self._run.p // 2:
                 raise KeyError(k)
             keys, size = self._run.key_freqs, max(1, memory.CHUNK // (2 * self._run.p ** 2))
             self._cache = {}
@@ -118,7 +121,7 @@ class ReadoutSpectra(Mapping[int, Tensor]):
         return self._cache[k]
 
     def __iter__(self) -> Iterator[int]:
-        return iter(range(1, (self._run.p - 1) // 2 + 1))
+        return iter(range(1, self._run.p // 2 + 1))
 
     def __len__(self) -> int:
-        return (self._run.p - 1) // 2
+        return self._run.p // 2
