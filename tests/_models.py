@@ -45,6 +45,9 @@ class TableModel:
     def dims(self) -> dict[str, int]:
         return {"p": self.p, "d_model": self.p, "d_mlp": self.d_mlp}
 
+    def activation(self, pre):
+        return torch.relu(pre)
+
     def inputs(self, pairs):
         eye = self.embedding
         return eye[pairs[:, 0]], eye[pairs[:, 1]]

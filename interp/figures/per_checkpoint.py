@@ -4,6 +4,7 @@ components of the readout, the embedding and ``W_E W_in``."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -108,7 +109,9 @@ def render_checkpoint(target, claims, out_dir: Path) -> list[Path]:
         from interp.metrics import fve
 
         ks = run.key_freqs
-        values = {t: [fve(run.readout_spectra, k, t) for k in ks] for t in ("sin", "cos")}
+        # at even p the Nyquist frequency p/2 has a cosine only: its sine bar is left empty
+        values = {t: [math.nan if (t == "sin" and 2 * k == run.p) else fve(run.readout_spectra, k, t) for k in ks]
+                  for t in ("sin", "cos")}
         fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(ks) + 2), 4))
         x = torch.arange(len(ks)).numpy()
         ax.bar(x - 0.2, values["sin"], 0.4, label="sin")

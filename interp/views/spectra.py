@@ -43,7 +43,7 @@ class Spectra:
         Fourier basis (streamed over neurons, kept: figures read single neurons from it)."""
         out = torch.empty(self.p, self.p, self.model.d_mlp, dtype=self.hook_pre.dtype, device=self.device)
         for cols in self._neuron_chunks():
-            out[..., cols] = fft2d(self._centered_grid(torch.relu(self.hook_pre[:, cols])))
+            out[..., cols] = fft2d(self._centered_grid(self.model.activation(self.hook_pre[:, cols])))
         return out
 
     @cached_property
@@ -106,7 +106,7 @@ class ReadoutSpectra(Mapping[int, Tensor]):
         directions = padded[:, cols].to(run.device)
         readout = torch.empty(p * p, len(cols), dtype=directions.dtype, device=run.device)
         for _, rows in run._a_chunks():
-            readout[rows] = torch.relu(run.hook_pre[rows]) @ directions
+            readout[rows] = run.model.activation(run.hook_pre[rows]) @ directions
         spectra = fft2d(readout.reshape(p, p, -1)).cpu()
         for i, k in enumerate(freqs):
             self._cache[k] = spectra[..., 2 * i : 2 * i + 2]
