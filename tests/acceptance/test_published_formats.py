@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests._paths import FIXTURES
 from tests._subprocess import child_env
 from tests.published import chughtai, nanda, onehot, zhong, zhong_mlp
 
@@ -157,3 +158,43 @@ def test_refusals_are_one_line_naming_the_file(tmp_path, make, words):
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1 and str(path.name) in errors[0] and all(w in errors[0] for w in words), result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("runid", ["p59c0s0", "p59c1s0"])
+def test_the_trained_zhong_fixtures_gate_and_equal_their_published_forward(tmp_path, runid):
+    """fixtures/zhong (trained here, fixtures/zhong/PROVENANCE.md): read through their sidecar, the
+    hooks and logits over all pairs equal the published forward of the same weights."""
+    from interp.checkpoint import load_checkpoint
+    from interp.data import all_pairs
+    from interp.model import forward
+
+    path = FIXTURES / "zhong" / f"model_{runid}.pt"
+    checkpoint = load_checkpoint(path)
+    config = json.loads(path.with_name(f"config_{runid}.json").read_text())
+    published = zhong.Transformer(59, attn_coeff=config["attn_coeff"])
+    published.load_state_dict(torch.load(path, weights_only=True))
+    pairs = all_pairs(59)
+    with torch.no_grad():
+        expected, ours = published.answer(pairs), forward(checkpoint.model, pairs)
+    for key in ("hook_pre", "hook_post", "logits"):
+        torch.testing.assert_close(ours[key], expected[key], rtol=1e-4, atol=1e-4)
+    data, _ = report(tmp_path, path)
+    accuracy = next(c for c in data["claims"] if c["id"] == "test-accuracy")
+    assert accuracy["value"] == 1.0 and data["facts"]["split"]["value"] == "all"
+    assert data["facts"]["attn_coeff"]["value"] == config["attn_coeff"]
+
+
+def test_deeper_models_gate_reading_the_last_layer(tmp_path):
+    """Zhong et al.'s 2-layer transformer and 2-hidden-layer MLP: every claim is evaluated or
+    reported as not evaluated with its reason; none errors."""
+    torch.manual_seed(1)
+    files = [zhong.save_zhong(zhong.Transformer(P, 16, 4, 2, 0.7), tmp_path / "z2", "deep"),
+             zhong_mlp.save_zhong_mlp(zhong_mlp.ZhongMLP("B", C=P, d_hidden=16), tmp_path / "m2", "deep")]
+    for path in files:
+        data, result = report(tmp_path, path)
+        assert data["n_layers"] == 2 and "ERROR" not in result.stdout, result.stdout[-1500:]
+        reasons = {n["id"]: n["reason"] for n in data["not_evaluated"]}
+        assert "wneur-key-share" in reasons
+    mlp = data
+    pre = next(c for c in mlp["claims"] if c["id"] == "pre-relu-linear")
+    assert not pre.get("holds_by_construction")  # the last layer's pre-activations are measured
