@@ -205,9 +205,10 @@ def test_report_rows_carry_margin_statement_family_and_totals(pytester):
     report = pytester.path / "r.json"
     pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", f"--claims-report={report}", *QUIET)
     data = json.loads(report.read_text())
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     assert {"checkpoint", "sha256", "p", "d_model", "d_mlp", "key_freqs", "key_freqs_source", "claims",
-            "architecture", "task", "totals"} <= set(data)
+            "architecture", "task", "totals", "format", "facts", "options"} <= set(data)
+    assert data["format"] == "interp-mlp" and data["facts"]["split"]["value"] == "project"
     t = data["totals"]
     assert t["passed"] + t["failed"] + t["known_failures"] + t["not_applicable"] == t["claims"] == len(data["claims"])
     assert t["known_failures"] == len(known_failures()) and t["by_construction"] == 2
@@ -236,8 +237,8 @@ GROKKED_ADD = FIXTURES / "transformer" / "add" / "epoch015000.pt"
 def test_the_task_comes_from_the_option_else_the_metadata_else_add(pytester):
     copy = pytester.path / "no-metadata.pt"
     copy.write_bytes(GROKKED_ADD.read_bytes())
-    for args, task, source in (([f"--checkpoint={GROKKED_ADD}"], "add", "metadata"),
-                               ([f"--checkpoint={GROKKED_ADD}", "--task=sub"], "sub", "option"),
+    for args, task, source in (([f"--checkpoint={GROKKED_ADD}"], "add", f"file ({GROKKED_ADD.stem}.json)"),
+                               ([f"--checkpoint={GROKKED_ADD}", "--task=sub"], "sub", "option --task"),
                                ([f"--checkpoint={copy}"], "add", "default")):
         report = pytester.path / "r.json"
         pytester.runpytest_inprocess(*args, "-k", "test-accuracy", f"--claims-report={report}", *QUIET)

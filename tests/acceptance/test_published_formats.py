@@ -198,3 +198,19 @@ def test_deeper_models_gate_reading_the_last_layer(tmp_path):
     mlp = data
     pre = next(c for c in mlp["claims"] if c["id"] == "pre-relu-linear")
     assert not pre.get("holds_by_construction")  # the last layer's pre-activations are measured
+
+
+def test_the_trained_onehot_run_directory_gates_as_a_sweep_with_its_stored_accuracy(tmp_path):
+    """fixtures/onehot (trained here): the directory is one sweep of its epoch files and final.pth,
+    the activation is read from the directory's name, each measured test accuracy equals the one
+    the file stored, and the last epoch has grokked."""
+    directory = next((FIXTURES / "onehot").glob("p_23_*"))
+    data, _ = report(tmp_path, directory)
+    by_name = {Path(c["checkpoint"]).name: c for c in data["checkpoints"]}
+    assert list(by_name) == ["0.pth", "200.pth", "1000.pth", "3000.pth", "final.pth"]
+    for name, entry in by_name.items():
+        assert (entry["format"], entry["facts"]["act"]["value"]) == ("onehot", "quad"), name
+        measured = next(c["value"] for c in entry["claims"] if c["id"] == "test-accuracy")
+        if name != "final.pth":
+            assert measured == pytest.approx(entry["stored"]["test_accuracy"], abs=1e-12), name
+    assert next(c["value"] for c in by_name["3000.pth"]["claims"] if c["id"] == "test-accuracy") == 1.0
