@@ -28,8 +28,8 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.fourier import TermSpectrum
 from interp.model import Model
+from interp.terms import TermSpectrum
 
 METRICS: dict[str, Callable[..., float]] = {}
 

@@ -25,9 +25,9 @@ from interp import splits
 from interp.checkpoint import Checkpoint
 from interp.data import Task, all_pairs, labels
 from interp.facts import DEFAULT
-from interp.fourier import TermAccumulator, TermSpectrum
 from interp.memory import block_rows
 from interp.model import Model, forward
+from interp.terms import TermAccumulator, TermSpectrum
 from interp.views.logits import LogitViews
 from interp.views.spectra import Spectra
 from interp.views.weights import WeightViews

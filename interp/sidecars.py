@@ -71,13 +71,13 @@ def sidecar_facts(path: Path, facts: Facts) -> None:
         config_path = path.with_name(f"config_{path.stem[len('model_'):]}.json")
         config = _json(config_path)
         if config is not None:
-            zhong_facts(config, config_path, facts)
+            zhong_facts(config, config_path, facts, f"{path} ({config_path.name})")
     cfg = _json(path.parent / "cfg.json")
     if cfg is not None and "group" in cfg:
         where = "cfg.json"
         facts.offer("layout", "chughtai", FILE, where)
         facts.offer("group", cfg.get("group"), FILE, where)
-        facts.offer("p", _int(cfg.get("group_parameter"), path.parent / "cfg.json", "group_parameter"), FILE, where)
+        facts.offer("p", _int(cfg.get("group_parameter"), f"{path} (cfg.json)", "group_parameter"), FILE, where)
         facts.offer("task", "add", FILE, f"{where}: CyclicGroup")
         facts.offer("split", "chughtai", FILE, where)
         facts.offer("split_seed", cfg.get("seed"), FILE, where)
@@ -88,13 +88,13 @@ def sidecar_facts(path: Path, facts: Facts) -> None:
         facts.offer("p", int(run_dir.group(1)), FILE, f"run directory name {path.parent.name}")
 
 
-def zhong_facts(config: dict, where: Path, facts: Facts) -> None:
-    """Zhong et al.'s ``config_<runid>.json``."""
-    name = where.name
+def zhong_facts(config: dict, sidecar: Path, facts: Facts, where: str) -> None:
+    """Zhong et al.'s ``config_<runid>.json`` (``where``: the model file and the sidecar, for messages)."""
+    name = sidecar.name
     facts.offer("layout", "zhong", FILE, name)
     p = _int(config.get("C"), where, "C") if "C" in config else None
     if "funcs" in config:
-        task, modulus = task_of_funcs(config["funcs"], str(where))
+        task, modulus = task_of_funcs(config["funcs"], where)
         facts.offer("task", task, FILE, f"{name} funcs")
         p = p or modulus
     elif "model_type" in config:

@@ -55,10 +55,14 @@ def read(state: dict, where: str, facts: Facts) -> Transformer | MLP:
     for alias in ALIASES:
         if alias in state:
             value = state.pop(alias)
-            if not (isinstance(value, torch.Tensor) and isinstance(base, torch.Tensor)
-                    and value.shape == base.shape and torch.equal(value, base)):
-                raise CheckpointError(where, f"{alias} differs from embed.W_E, which it should alias "
-                                      f"({list(getattr(value, 'shape', []))} vs {list(getattr(base, 'shape', []))})")
+            if not (isinstance(value, torch.Tensor) and isinstance(base, torch.Tensor)):
+                raise CheckpointError(where, f"{alias} is a {type(value).__name__}; it should alias embed.W_E")
+            if value.shape != base.shape:
+                raise CheckpointError(where, f"{alias} differs from embed.W_E, which it should alias: shape "
+                                      f"{list(value.shape)} against {list(base.shape)}")
+            if not torch.equal(value, base):
+                raise CheckpointError(where, f"{alias} differs from embed.W_E, which it should alias: same shape "
+                                      f"{list(value.shape)}, other values")
     return tl.read(state, where, facts)
 
 

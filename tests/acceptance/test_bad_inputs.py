@@ -50,6 +50,20 @@ def truncated(path: Path) -> Path:
     return path
 
 
+def with_sidecar(obj, name: str, sidecar: dict) -> Callable[[Path], Path]:
+    """Save ``obj`` as ``model_r1.pt`` beside the path asked for, with the JSON file ``name`` beside it."""
+    def make(path: Path) -> Path:
+        path = path.with_name("model_r1.pt")
+        torch.save(obj, path)
+        (path.parent / name).write_text(json.dumps(sidecar))
+        return path
+    return make
+
+
+ZHONG_MLP = {"embed.weight": torch.zeros(13, 8), "l1.weight": torch.zeros(8, 8), "l1.bias": torch.zeros(8),
+             "unembed.weight": torch.zeros(13, 8)}
+
+
 def replaced(**changes) -> dict:
     return {**GOOD, **changes}
 
@@ -86,6 +100,18 @@ BAD_CHECKPOINTS = {  # case: (how to make it, words the one-line error must cont
                                "has LayerNorm weights (blocks.0.ln1.b, blocks.0.ln1.w)"),
     "transformer: shape disagrees": (saved({**TL, "blocks.0.mlp.W_out": torch.zeros(24, 15)}),
                                      "blocks.0.mlp.W_out has shape [24, 15], expected [24, 16]"),
+    "training checkpoint without weights": (saved({"optimizer": {}, "epoch": 3, "test_loss": 1.0}),
+                                            "not a format this tool reads (keys epoch, optimizer, test_loss)"),
+    "Nanda config: another task": (saved({"model": TL, "config": {"p": 13, "fn_name": "x^2+y^2"}}),
+                                   "config.fn_name 'x^2+y^2': only add and subtract are gated"),
+    "full-run file: epochs mismatch": (saved({"state_dicts": [TL, TL], "epochs": [100]}),
+                                       "epochs must list one integer per state dict (2)"),
+    "Zhong MLP without model_type": (saved(ZHONG_MLP), "no model_type: their forward depends on it"),
+    "Zhong funcs not add or sub": (with_sidecar(TL, "config_r1.json", {"funcs": "lambda x: (x[0]*x[1])%13"}),
+                                   "is neither (x[0]+x[1])%p nor (x[0]-x[1])%p (it is read as text, never run)"),
+    "Chughtai: another group": (with_sidecar(TL, "cfg.json", {"group": "DihedralGroup", "group_parameter": 13}),
+                                "group 'DihedralGroup' (cfg.json): only CyclicGroup"),
+    "Chughtai: alias differs": (saved({**TL, "x_embed": torch.zeros(14, 16)}), "x_embed differs from embed.W_E"),
 }
 
 

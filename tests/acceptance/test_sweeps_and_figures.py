@@ -112,7 +112,8 @@ def test_summary_groups_by_family_with_failing_claims_first(pytester, small_run)
                                           "-k", "pre-relu-linear or test-accuracy", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines([
         "*interp claims*",
-        "epoch000000 (mlp, task add, sha256 *, p=17, key freqs *): 0 of 2 claims hold; 1 failed, 1 not applicable",
+        "epoch000000 (interp-mlp: mlp, task add, sha256 *, p=17, key freqs *): 0 of 2 claims hold; 1 failed, "
+        "1 not applicable",
         "*N/A (not applicable, counted as failing): it describes how a model solves the task, and this one does "
         "not (test-accuracy 0.* == 1 is false)",
         "*claim*value*threshold*margin*verdict",

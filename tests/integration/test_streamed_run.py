@@ -9,8 +9,8 @@ import torch
 from interp import memory as run_module
 from interp.arch.mlp import MLP
 from interp.checkpoint import Checkpoint
-from interp.fourier import TermSpectrum
 from interp.run import Run
+from interp.terms import TermSpectrum
 
 
 @pytest.mark.parametrize("p", [12, 13])  # even and odd

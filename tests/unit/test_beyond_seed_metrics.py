@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from interp import metrics
 from interp.arch.mlp import MLP
 from interp.checkpoint import Checkpoint
-from interp.fourier import TermSpectrum
 from interp.run import Run
+from interp.terms import TermSpectrum
 from tests._models import table_checkpoint
 
 P = 7

@@ -26,9 +26,10 @@ from interp.checkpoint import Checkpoint, save_checkpoint
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from interp.claims.verdicts import NotDefined, assess, evaluate
 from interp.errors import OptionError
-from interp.fourier import TermSpectrum, fft2d, fourier_basis
+from interp.fourier import fft2d, fourier_basis
 from interp.keyfreqs import check_key_freqs, frequency_energy, frequency_shares, key_frequencies
 from interp.run import Run
+from interp.terms import TermSpectrum
 from tests._models import table_checkpoint
 from tests._subprocess import child_env
 

@@ -9,7 +9,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interp.fourier import KERNELS, TermAccumulator, basis_names, fft2d, fourier_basis, ifft2d
+from interp.fourier import KERNELS, basis_names, fft2d, fourier_basis, ifft2d
+from interp.terms import TermAccumulator
 
 moduli = st.integers(3, 257)
 small_moduli = st.integers(3, 61)

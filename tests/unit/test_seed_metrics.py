@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from interp import metrics
-from interp.fourier import TermSpectrum, fft2d, fourier_basis
+from interp.fourier import fft2d, fourier_basis
+from interp.terms import TermSpectrum
 
 P = 11
 A = torch.arange(P, dtype=torch.float64)[:, None]
