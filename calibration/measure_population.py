@@ -28,7 +28,7 @@ from interp.claims.verdicts import NotDefined, evaluate  # noqa: E402
 from interp.run import Run  # noqa: E402
 
 STAGES = ("init", "memorised", "final")
-FIELDS = ("family", "seed", "stage", "half", "grokked", "epoch", "architecture", "p", "task", "path", "sha256")
+FIELDS = ("family", "seed", "stage", "half", "grokked", "clean", "epoch", "architecture", "p", "task", "path", "sha256")
 
 
 def model_files(directory: Path) -> dict[str, Path]:
@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             row = {"family": record["family"], "seed": record["seed"], "stage": stage,
                    "half": "calibration" if record["seed"] % 2 == 0 else "held-out",
                    "grokked": int(stage == "final" and bool(record["grokked"])),
+                   "clean": int(stage == "final" and bool(record.get("clean", record["grokked"]))),
                    "epoch": record["final_epoch"] if stage == "final" else
                    (0 if stage == "init" else record["memorised_at"]), "path": rel, **measure(path, claims)}
             rows.append(row)
