@@ -20,11 +20,11 @@ A run that is not clean by its family's ``max_epochs`` is kept (``run.json`` say
 its ``final`` is a negative if it never grokked, and in neither half if it grokked without
 cleaning up), and the next seed replaces it.
 
-Each run keeps, in ``runs/<family>/seed<k>/``: ``init`` (epoch 0, a negative), ``memorised``
-(the first evaluation with train accuracy 1 and test accuracy below 0.5, a negative), ``final`` (the grokked model, or the last one of a run that did not grok), and ``run.json`` (the
-outcome and the evaluations). Runs are written atomically and a killed run resumes from its last
-``resume.pt`` (saved every ``--save-every`` epochs), so the command can be stopped and started
-again at will. The checkpoints stay out of git; ``measure_population`` turns them into the
+Each run keeps, in ``runs/<family>/seed<k>/``: ``init`` (epoch 0, a negative), ``memorised`` (the
+first evaluation with train accuracy 1 and test accuracy below 0.5, a negative), ``final`` (the
+grokked model, or the last one of a run that did not grok), and ``run.json`` (the outcome and the
+evaluations). Runs are written atomically and a killed run resumes from its last ``resume.pt``
+(saved every ``--save-every`` epochs), so the command can be stopped and started again at will. The checkpoints stay out of git; ``measure_population`` turns them into the
 committed data file.
 """
 
