@@ -24,8 +24,8 @@ Each run keeps, in ``runs/<family>/seed<k>/``: ``init`` (epoch 0, a negative), `
 first evaluation with train accuracy 1 and test accuracy below 0.5, a negative), ``final`` (the
 grokked model, or the last one of a run that did not grok), and ``run.json`` (the outcome and the
 evaluations). Runs are written atomically and a killed run resumes from its last ``resume.pt``
-(saved every ``--save-every`` epochs), so the command can be stopped and started again at will. The checkpoints stay out of git; ``measure_population`` turns them into the
-committed data file.
+(saved every ``--save-every`` epochs), so the command can be stopped and started again at will.
+The checkpoints stay out of git; ``measure_population`` turns them into the committed data file.
 """
 
 from __future__ import annotations
