@@ -252,8 +252,9 @@ def independent_values(path, task: str, key_freqs: list[int]) -> dict:
 def test_transformerlens_checkpoint_is_gated_with_independently_computed_values(task, pytester, request):
     transformer_lens()  # first: without it the test skips, or fails (not errors) under INTERP_REQUIRE_EXTRAS=1
     path, report_path = request.getfixturevalue("tl_checkpoints")[task], pytester.path / f"report-{task}.json"
-    result = pytester.runpytest_subprocess(f"--checkpoint={path}", "--task", task, f"--claims-report={report_path}",
-                                           "-p", "no:cacheprovider")
+    # a bare TransformerLens state dict says nothing of its split: it was trained on SPEC's, so say so
+    result = pytester.runpytest_subprocess(f"--checkpoint={path}", "--task", task, "--split=project",
+                                           f"--claims-report={report_path}", "-p", "no:cacheprovider")
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), "\n".join(result.outlines[-30:])
     report = json.loads(report_path.read_text())
     assert (report["architecture"], report["task"]) == ("transformer", task)
