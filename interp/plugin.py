@@ -5,7 +5,8 @@ fixtures. The gating itself (claim items, the shared run cache, the summary and 
 A checkpoint is a test file: each claim on it is one test item, ``<checkpoint path>::<claim id>``,
 e.g. ``fixtures/p113/epoch050000.pt::fve[k17-sin]`` (the path relative to pytest's rootdir, or
 absolute outside it). Paste an id back into ``pytest`` and that claim runs again. All items of one
-checkpoint share one :class:`interp.run.Run`, so the model runs once per checkpoint per session.
+checkpoint share one :class:`interp.run.Run`, so the model runs once per checkpoint per session. A
+file that holds a whole run adds the snapshot: ``full_run.pth::epoch000100::test-accuracy``.
 
 What is gated:
 
