@@ -20,6 +20,7 @@ from interp.claims.claim import ClaimCase
 from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, SKIP, Verdict, assess
 from interp.names import STASH_KEY
 from interp.targets import ClaimsSession, Target, build_session
+from interp.trace import WORKER_KEY, select
 
 __all__ = ["ClaimItem", "ClaimsSession", "ReportPlugin", "Target", "build_session", "collect_checkpoint",
            "find_checkpoints", "verdict_row"]  # find_checkpoints: for interp.plugin, which imports no torch
@@ -143,6 +144,22 @@ class ReportPlugin:
         """pytest-xdist, main process: hand each worker the checkpoints' identities, tasks and key
         frequencies, so that it loads only the checkpoints whose claims it runs."""
         node.workerinput["interp_targets"] = [t.manifest() for t in self.state.targets]
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Record which claim cases the run selected (the report lists the others as deselected);
+        an xdist worker sends them to the main process with its output."""
+        selected = select(item for item in session.items if isinstance(item, ClaimItem))
+        if self.state.trace is not None:
+            self.state.trace.selected = selected
+        if hasattr(self.config, "workeroutput"):
+            self.config.workeroutput[WORKER_KEY] = selected
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """pytest-xdist, main process: a worker's selection (every worker collects the same items)."""
+        selected = getattr(node, "workeroutput", None) or {}
+        if WORKER_KEY in selected and self.state.trace is not None and self.state.trace.selected is None:
+            self.state.trace.selected = selected[WORKER_KEY]
 
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         """After a model's last claim, release its run (unless figures are drawn at the end)."""

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+from interp import trace
 from interp.checkpoint import write_atomic
 from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, format_value
 
@@ -47,10 +48,12 @@ def totals(rows: list[dict]) -> dict[str, int]:
             "by_construction": sum(r["verdict"] == PASS and bool(r.get("holds_by_construction")) for r in rows)}
 
 
-def checkpoint_report(target, rows: list[dict]) -> dict:
+def checkpoint_report(target, rows: list[dict], deselected: list[str] | None = None, traced: bool = False) -> dict:
     """One checkpoint's report: identity, architecture, task, shapes, key frequencies, totals,
-    every evaluated claim, and the claims not defined for its architecture."""
+    every evaluated claim, the claims not defined for its architecture, and the claim cases the
+    run did not select."""
     info = target.info
+    warning = trace.key_freqs_warning(info)
     ordered = [d["row"] for d in sorted(rows, key=lambda d: d["order"])]
     evaluated = [r for r in ordered if r["verdict"] != "SKIP"]
     dims = {k: info[k] for k in ("p", "d_model", "d_mlp", "n_heads", "d_head") if k in info}
@@ -68,15 +71,22 @@ def checkpoint_report(target, rows: list[dict]) -> dict:
         **({"stored": info["stored"]} if info["stored"] else {}),
         "key_freqs": info["key_freqs"],
         "key_freqs_source": info["key_freqs_source"],
+        **({"key_freqs_found": info["key_freqs_found"]} if info.get("key_freqs_found") is not None else {}),
+        **({"warnings": [warning]} if warning else {}),
         "totals": totals(evaluated),
         "claims": evaluated,
         "not_evaluated": [{"id": r["id"], "reason": r.get("message", "")} for r in ordered if r["verdict"] == "SKIP"],
+        **({"deselected": deselected} if traced else {}),
     }
 
 
 def build_report(state) -> dict:
-    reports = [checkpoint_report(t, state.rows.get(t.name, [])) for t in state.targets]
-    run = {"options": state.options.summary(), **({"notes": list(state.notes)} if state.notes else {})}
+    traced = state.trace is not None
+    reports = [checkpoint_report(t, state.rows.get(t.name, []), trace.deselected(state, t), traced)
+               for t in state.targets]
+    options = dict(sorted({**state.options.summary(), **(state.trace.options() if traced else {})}.items()))
+    run = {**({"claims_file": state.trace.claims_file()} if traced else {}), "options": options,
+           **({"notes": list(state.notes)} if state.notes else {})}
     if len(reports) == 1:
         return {"schema_version": SCHEMA_VERSION, **run, **reports[0]}
     return {"schema_version": SCHEMA_VERSION, **run, "checkpoints": reports}
@@ -98,7 +108,7 @@ def summary_lines(state) -> list[str]:
     for N/A is printed once per checkpoint; a failing claim's statement is printed once, under its
     first failing case, and what went wrong where the row alone does not say it (drift, a
     non-finite value, a task hint)."""
-    lines = [f"note: {note}" for note in state.notes]
+    lines = [f"note: {note}" for note in state.notes] + trace.run_lines(state)
     for target in state.targets:
         data = state.rows.get(target.name)
         if not data:
@@ -117,6 +127,7 @@ def summary_lines(state) -> list[str]:
                      f"{info['sha256'][:12]}, p={info['p']}, key freqs {info['key_freqs']} "
                      f"[{info['key_freqs_source']}]): {t['passed']} of {t['claims']} claims hold"
                      + (f"; {', '.join(extra)}" if extra else ""))
+        lines.extend(trace.checkpoint_lines(state, target))
         for reason in dict.fromkeys(r["not_applicable"] for r in rows if r["verdict"] == NOT_APPLICABLE):
             lines.append(f"  N/A (not applicable, counted as failing): {reason}")
         lines.append(f"  {'claim':<28} {'value':>12} {'threshold':>12} {'margin':>10}  verdict")

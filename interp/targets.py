@@ -23,6 +23,7 @@ from interp.keyfreqs import check_key_freqs, parse_key_freqs
 from interp.memory import check_fits_in_memory
 from interp.run import Run
 from interp.splits import KINDS
+from interp.trace import Trace, found_key_freqs, make_trace
 
 INPUT_FORMS = ("a,b,=", "a,b")
 _FILE_CACHE: dict[tuple[Path, str | None], list[Checkpoint]] = {}  # the last file loaded, per process
@@ -103,6 +104,7 @@ class Target:
                           "architecture": ck.model.architecture, "n_layers": getattr(ck.model, "n_layers", 1),
                           "layout": ck.facts.get("layout"), "task": self.task, "task_source": self.task_source,
                           "key_freqs": run.key_freqs, "key_freqs_source": run.key_freqs_source, "epoch": epoch,
+                          "key_freqs_found": found_key_freqs(run),
                           "facts": ck.facts.summary(), "stored": dict(ck.stored)}
         return self._info
 
@@ -135,6 +137,7 @@ class ClaimsSession:
     rows: dict[str, list[dict]] = field(default_factory=dict)  # checkpoint name -> report rows
     options: Facts = field(default_factory=Facts)
     notes: list[str] = field(default_factory=list)
+    trace: Trace | None = None  # the claims file, the options given, the selection (interp.trace)
 
     def target(self, path: Path, entry: str | None = None) -> Target:
         return next(t for t in self.targets if t.path == path and t.entry == entry)
@@ -257,6 +260,7 @@ def build_session(config: pytest.Config, paths: list[Path]) -> ClaimsSession:
     claims = load_claims(config.getoption("claims") or DEFAULT_CLAIMS)
     key_freqs_text = config.getoption("key_freqs")
     key_freqs = parse_key_freqs(key_freqs_text) if key_freqs_text is not None else None
+    trace = make_trace(config.getoption("claims"), DEFAULT_CLAIMS, key_freqs)
     outputs = _output_options(config)
     device = _device(config)
     options = option_facts(config)
@@ -265,7 +269,7 @@ def build_session(config: pytest.Config, paths: list[Path]) -> ClaimsSession:
     if manifests is not None:  # an xdist worker: the main process has validated every checkpoint
         targets = [Target(Path(m["path"]), m["name"], key_freqs, m["entry"], options, adapters, known=m,
                           device=device) for m in manifests]
-        return ClaimsSession(claims, targets, **outputs, options=options)
+        return ClaimsSession(claims, targets, **outputs, options=options, trace=trace)
     targets, notes = [], []
     for path, name in zip(paths, display_names(paths), strict=True):
         found = load_checkpoints(path, options, adapters)
@@ -279,4 +283,4 @@ def build_session(config: pytest.Config, paths: list[Path]) -> ClaimsSession:
             notes.extend(n for n in ckpt.notes if n not in notes)
         check_fits_in_memory(found[0])
         _FILE_CACHE.clear()
-    return ClaimsSession(claims, targets, **outputs, options=options, notes=notes)
+    return ClaimsSession(claims, targets, **outputs, options=options, notes=notes, trace=trace)
