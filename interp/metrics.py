@@ -1,4 +1,5 @@
-"""Every metric a claim can name, one small pure function each.
+"""Every metric a claim can name, one small pure function each (the causal losses in
+:mod:`interp.metrics_causal`, registered here too).
 
 A metric's parameters come from two places, matched by name:
 
@@ -282,30 +283,6 @@ def gradient_symmetricity(model: Model, labels: Int[Tensor, " pair"], n_pairs: i
     return torch.nn.functional.cosine_similarity(x_a.grad[alive], x_b.grad[alive], dim=-1).mean().item()
 
 
-def _split_loss(logits: Float[Tensor, "n p"], answers: Int[Tensor, " n"]) -> float:
-    return -logits.to(torch.float64).log_softmax(-1).gather(-1, answers[:, None]).mean().item()
-
-
-@metric
-def restricted_loss(clock_projection: Float[Tensor, "y c"], labels: Int[Tensor, " pair"],
-                    splits: dict[str, Int[Tensor, " n"]], split: Literal["train", "test", "all"] = "test") -> float:
-    """Cross-entropy on the split when the logits are replaced by their projection onto the key
-    frequencies' ``cos/sin(w_k(y-c))`` directions (``y`` the task's answer): ``CE(R[y(a,b)], y)``."""
-    per_answer = -clock_projection.log_softmax(-1).diagonal()  # R depends on the pair only through y
-    return per_answer[labels[splits[split]]].mean().item()
-
-
-@metric
-def excluded_loss_vs_uniform(split_logits: Mapping[str, Float[Tensor, "n p"]], clock_projection: Float[Tensor, "y c"],
-                             labels: Int[Tensor, " pair"], splits: dict[str, Int[Tensor, " n"]],
-                             split: Literal["train", "test", "all"] = "train") -> float:
-    """Cross-entropy on the split with the key frequencies' ``cos/sin(w_k(y-c))`` components
-    removed from the logits (``y`` the task's answer), as a fraction of the uniform loss ``ln p``:
-    ``CE(logits - R[y(a,b)], y) / ln p``."""
-    total, count = 0.0, 0
-    for idx, logits in split_logits.chunks(split):  # streamed: [n, p] is 1.2 GB at p = 1009
-        answers = labels[idx]  # per pair in the logits' dtype (float64 took 3.8x as long), summed in float64
-        ablated = logits - clock_projection.to(logits.dtype)[answers]
-        total += -ablated.log_softmax(-1).gather(-1, answers[:, None]).double().sum().item()
-        count += len(idx)
-    return total / count / math.log(clock_projection.shape[0])
+# The causal metrics (restricted and excluded losses, Nanda et al.'s and the clock form) live in
+# interp/metrics_causal.py; importing it registers them in METRICS.
+from interp import metrics_causal  # noqa: E402,F401  (after METRICS and metric exist: it imports them)

@@ -2,5 +2,6 @@
 the file's format), each expanded into cases, one per test (:mod:`interp.claims.claim`), and each
 case judged on a run (:mod:`interp.claims.verdicts`).
 
-A claim's ``metric`` names a function of :mod:`interp.metrics` (``metric: fve`` is ``def fve``).
+A claim's ``metric`` names a function of :mod:`interp.metrics` (``metric: fve`` is ``def fve``), or
+of :mod:`interp.metrics_causal` for the restricted and excluded losses (registered with the rest).
 """

@@ -3,7 +3,8 @@ the metrics' inputs per module, each a mixin of :class:`interp.run.Run` (the met
 by attribute name, so they stay attributes of the run):
 
 * :mod:`interp.views.weights`: the weights in the Fourier basis, and the key frequencies;
-* :mod:`interp.views.logits`: the logits, predictions, correct logits and the clock projection;
+* :mod:`interp.views.logits`: the logits, predictions, correct logits, Nanda et al.'s trig
+  components and the clock projection (the causal losses);
 * :mod:`interp.views.spectra`: 2D Fourier spectra of the activations and logits (full maps, for
   figures), the readout spectra (``fve``) and each neuron's frequency shares.
 

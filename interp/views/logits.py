@@ -1,5 +1,6 @@
 """A run's logits: over all pairs or a split's (streamed), the predictions, the correct logit
-per pair, the task hint and the clock projection (see :mod:`interp.views`)."""
+per pair, the task hint, Nanda et al.'s trig components (the causal losses) and the clock
+projection (see :mod:`interp.views`)."""
 
 from __future__ import annotations
 
@@ -78,11 +79,54 @@ class LogitViews:
         return self._pass["correct"]
 
     @cached_property
+    def trig_directions(self) -> Float[Tensor, "d y"]:
+        """Nanda et al.'s directions over the ``p*p`` pairs, as functions of the task's answer ``y``
+        (``a + b`` or ``a - b`` mod p; their code's ``get_component_cos_xpy`` / ``_sin_xpy``): for
+        each key frequency k, in order, the unit vectors ``u_k = cos(w_k y) / ||.||`` and
+        ``v_k = sin(w_k y) / ||.||``, norms over the pairs. Each ``y`` is the answer of ``p`` pairs,
+        so row ``r`` at ``y`` is ``t(w_k y) / sqrt(p sum_y' t(w_k y')^2)`` (``p^2 / 2`` under the root
+        for ``2k != p``). For even p the Nyquist ``k = p/2`` has ``u`` alone, ``cos(pi y) / p``: its
+        sine is zero everywhere (their code would divide by that zero norm). Float64."""
+        p = self.p
+        y = torch.arange(p, dtype=torch.float64)
+        rows = []
+        for k in self.key_freqs:
+            for trig in (torch.cos, torch.sin):
+                if 2 * k == p and trig is torch.sin:
+                    continue  # the Nyquist sine, sin(pi y) = 0: no direction
+                values = trig(2 * torch.pi * k / p * y)
+                rows.append(values / (p * values.pow(2).sum()).sqrt())
+        return torch.stack(rows) if rows else torch.zeros(0, p, dtype=torch.float64)
+
+    @cached_property
+    def trig_coefficients(self) -> Float[Tensor, "d c"]:
+        """The logits' coefficient on each of :attr:`trig_directions`, one per class ``c``:
+        ``<u, L[:, c]> = sum_pairs u(pair) L[pair, c] = sum_y u(y) S[y, c]``, with ``S[y, c]`` the
+        logits summed over the pairs whose answer is ``y`` (kept by the one forward pass, in float64).
+        ``2p`` numbers per key frequency, ``p`` at an even p's Nyquist."""
+        return self.trig_directions @ self._pass["by_answer"]
+
+    @cached_property
+    def trig_components(self) -> Float[Tensor, "y c"]:
+        """The logits' components on the key frequencies' ``cos/sin(w_k y)`` directions,
+        ``sum_k u_k (u_k^T L) + v_k (v_k^T L)`` (Nanda et al.'s ``get_components_of_trig_loss``
+        summed over the key frequencies). Their directions depend on a pair only through its
+        answer ``y``, so the ``[p*p, p]`` matrix is a ``[y, c]`` table (read ``[labels]`` for the
+        pairs): ``directions^T @ coefficients`` (float64)."""
+        return self.trig_directions.T @ self.trig_coefficients
+
+    @cached_property
+    def mean_logits(self) -> Float[Tensor, " c"]:
+        """The logits' mean over all ``p*p`` pairs, per class (float64)."""
+        return self._pass["by_answer"].sum(0) / self.p ** 2
+
+    @cached_property
     def clock_projection(self) -> Float[Tensor, "y c"]:
-        """The logits projected onto the unit directions ``cos(w_k(y - c))`` and
+        """The clock form (the ``clock-*`` causal claims; narrower than :attr:`trig_components`,
+        Nanda et al.'s): the logits projected onto the unit directions ``cos(w_k(y - c))`` and
         ``sin(w_k(y - c))``, k in the key frequencies, over all pairs and classes, with ``y`` the
-        task's answer (``a + b`` or ``a - b`` mod p). Those directions depend on the pair only
-        through ``y``, so the projection is a ``[y, c]`` table:
+        task's answer (``a + b`` or ``a - b`` mod p), two numbers per frequency. Those directions
+        depend on the pair only through ``y``, so the projection is a ``[y, c]`` table:
         ``R = sum_D <logits, D> / ||D||^2 * D`` (float64). For even p the Nyquist ``k = p/2`` has
         the one direction ``cos(pi(y - c))`` (its sine is zero everywhere and is left out)."""
         p = self.p

@@ -38,7 +38,7 @@ P, D_MODEL, N_HEADS, D_HEAD, D_MLP, SEED = 23, 32, 2, 16, 64, 0
 STEPS, LR, WEIGHT_DECAY = 400, 3e-3, 1.0
 TOL = 1e-4  # absolute (SPEC)
 CORE_METRICS = {"accuracy", "wu_key_norm_ratio", "fve", "pre_relu_linear_fraction", "logits_linear_share",
-                "distance_irrelevance", "restricted_loss"}
+                "distance_irrelevance", "restricted_loss", "clock_restricted_loss"}
 NOT_RECOMPUTED = {"key_freq_agreement"}  # re-applies interp.keyfreqs' largest-gap rule to four spectra
 UNDEFINED_FOR_TRANSFORMER = {"wneur-key-share"}  # reads W_E @ W_in: in "not_evaluated", not in "claims"
 
@@ -162,6 +162,18 @@ def clock_projection(logits: np.ndarray, y: np.ndarray, freqs: list[int]) -> np.
     return out
 
 
+def trig_components(logits: np.ndarray, y: np.ndarray, freqs: list[int]) -> np.ndarray:
+    """Nanda et al.'s components: per key frequency, the logits projected column by column onto the
+    unit vectors cos(w_k y(a, b)) and sin(w_k y(a, b)) over the pairs (one coefficient per class)."""
+    out = np.zeros_like(logits)
+    for k in freqs:
+        for trig in (np.cos, np.sin):
+            d = trig(2 * np.pi * k / P * y)
+            d = d / np.linalg.norm(d)
+            out += np.outer(d, d @ logits)
+    return out
+
+
 def cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
     shifted = logits - logits.max(-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
@@ -228,6 +240,8 @@ def independent_values(path, task: str, key_freqs: list[int]) -> dict:
         return table.std(0).mean() / table.std()
 
     projection = clock_projection(logits, y, key_freqs)
+    components = trig_components(logits, y, key_freqs)
+    restricted = components + (logits - components).mean(0)  # their bias correction
     return {
         "accuracy": lambda split: (logits.argmax(-1) == y)[splits[split]].mean(),
         "wu_key_norm_ratio": lambda: np.linalg.norm(us[:, key_rows] @ basis[key_rows]) / np.linalg.norm(w_logit),
@@ -242,8 +256,11 @@ def independent_values(path, task: str, key_freqs: list[int]) -> dict:
         "distance_irrelevance": distance_irrelevance,
         "gradient_symmetricity": lambda n_pairs=512: gradient_cosines(
             model, tokens[:: max(1, P * P // n_pairs)], y[:: max(1, P * P // n_pairs)]).mean(),
-        "restricted_loss": lambda split: cross_entropy(projection[splits[split]], y[splits[split]]),
+        "restricted_loss": lambda split: cross_entropy(restricted[splits[split]], y[splits[split]]),
         "excluded_loss_vs_uniform": lambda split: cross_entropy(
+            (logits - components)[splits[split]], y[splits[split]]) / math.log(P),
+        "clock_restricted_loss": lambda split: cross_entropy(projection[splits[split]], y[splits[split]]),
+        "clock_excluded_loss_vs_uniform": lambda split: cross_entropy(
             (logits - projection)[splits[split]], y[splits[split]]) / math.log(P),
     }
 

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interp import metrics
+from interp import metrics, metrics_causal
 from interp.arch.mlp import MLP
 from interp.checkpoint import Checkpoint
 from interp.run import Run
@@ -85,19 +85,41 @@ def clock_logits_run(scale: float, extra: float = 0.0) -> Run:
 
 
 def test_restricted_and_excluded_loss_of_pure_clock_logits():
+    """Both definitions keep all of ``cos(w_1(a+b-c))`` (it is ``cos(w_1 y) cos(w_1 c) + sin(w_1 y)
+    sin(w_1 c)``: Nanda et al.'s per-class coefficients span it), so the restricted loss is the
+    logits' own and the excluded loss uniform."""
     run = clock_logits_run(scale=5.0)
-    full = metrics._split_loss(run.logits, run.labels)
+    full = metrics_causal._split_loss(run.logits, run.labels)
     centered = run.logits.double() - run.logits.double().mean()
     assert torch.allclose(run.clock_projection[run.labels], centered, atol=1e-4)
-    assert metrics.restricted_loss(run.clock_projection, run.labels, run.splits, "all") == pytest.approx(full, rel=1e-5)
-    assert metrics.excluded_loss_vs_uniform(run.split_logits, run.clock_projection, run.labels, run.splits, "all") == (
+    assert torch.allclose(run.trig_components[run.labels], centered, atol=1e-4)
+    assert metrics_causal.clock_restricted_loss(run.clock_projection, run.labels, run.splits, "all") == (
+        pytest.approx(full, rel=1e-5))
+    assert metrics_causal.restricted_loss(run.trig_components, run.mean_logits, run.labels, run.splits, "all") == (
+        pytest.approx(full, rel=1e-5))
+    assert metrics_causal.clock_excluded_loss_vs_uniform(run.split_logits, run.clock_projection, run.labels,
+                                                         "all") == pytest.approx(1.0, abs=1e-5)
+    assert metrics_causal.excluded_loss_vs_uniform(run.split_logits, run.trig_components, run.labels, "all") == (
         pytest.approx(1.0, abs=1e-5))
 
 
-def test_projection_ignores_components_outside_the_clock_directions():
-    run = clock_logits_run(scale=5.0, extra=3.0)  # cos(w_2 a) is orthogonal to every clock direction
+def test_projections_ignore_components_outside_their_directions():
+    run = clock_logits_run(scale=5.0, extra=3.0)  # cos(w_2 a) is orthogonal to every direction of both
     pure = clock_logits_run(scale=5.0)
     assert torch.allclose(run.clock_projection, pure.clock_projection, atol=1e-5)
+    assert torch.allclose(run.trig_components, pure.trig_components, atol=1e-5)
+
+
+def test_nanda_components_keep_a_per_class_read_out_that_the_clock_form_drops():
+    """Logits ``5 cos(w_1 (a+b)) cos(w_1 c)^3``: along ``cos(w_1 y)`` with a coefficient per class that
+    is not one rotation, so Nanda et al.'s components hold all of them and the clock form part."""
+    a, b = torch.arange(P).repeat_interleave(P), torch.arange(P).repeat(P)
+    w = 2 * math.pi / P
+    logits = 5 * torch.cos(w * (a + b))[:, None] * torch.cos(w * torch.arange(P))[None, :] ** 3
+    run = Run(table_checkpoint((logits + 20).float().reshape(P, P, P)), given_key_freqs=[1])
+    centered = run.logits.double() - run.logits.double().mean(0)
+    assert torch.allclose(run.trig_components[run.labels], centered, atol=1e-4)
+    assert not torch.allclose(run.clock_projection[run.labels], centered, atol=0.1)
 
 
 def _spectrum_on(freqs: list[int], width: int) -> torch.Tensor:

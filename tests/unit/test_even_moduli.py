@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp import metrics
+from interp import metrics, metrics_causal
 from interp.arch.mlp import MLP
 from interp.checkpoint import Checkpoint, save_checkpoint
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
@@ -196,12 +196,17 @@ def test_exact_clock_at_even_p(freqs):
     rows = sum(1 if 2 * k == p else 2 for k in freqs)
     assert metrics.wu_key_norm_ratio(run.readout, run.readout_fourier, run.basis, freqs) == pytest.approx(
         math.sqrt(rows / p))  # the readout is the identity: each row holds 1/p of its energy
-    # the clock projection is the logits less their constant: restricted loss is the logits' own, excluded is uniform
+    # both projections are the logits less their constant (Nanda et al.'s adds the mean back): restricted
+    # loss is the logits' own, excluded is uniform
     test = run.splits["test"]
     own = -run.logits[test].double().log_softmax(-1).gather(-1, run.labels[test, None]).mean().item()
-    assert metrics.restricted_loss(run.clock_projection, run.labels, run.splits) == pytest.approx(own)
-    assert metrics.excluded_loss_vs_uniform(run.split_logits, run.clock_projection, run.labels,
-                                            run.splits) == pytest.approx(1.0)
+    assert metrics_causal.clock_restricted_loss(run.clock_projection, run.labels, run.splits) == pytest.approx(own)
+    assert metrics_causal.restricted_loss(run.trig_components, run.mean_logits, run.labels, run.splits,
+                                          "test") == pytest.approx(own)
+    assert metrics_causal.clock_excluded_loss_vs_uniform(run.split_logits, run.clock_projection,
+                                                         run.labels) == pytest.approx(1.0)
+    assert metrics_causal.excluded_loss_vs_uniform(run.split_logits, run.trig_components,
+                                                   run.labels) == pytest.approx(1.0)
     if freqs == [6]:  # each class's column is (-1)^(a+b-c) + 2: all its centered energy is the Nyquist's
         assert run.neuron_freq_shares[:, -1].tolist() == pytest.approx([1.0] * p)
         assert metrics.neuron_cluster_fraction(run.neuron_freq_shares) == 1.0
@@ -267,7 +272,7 @@ def test_readout_spectra_of_the_nyquist():
     post = torch.relu(run.hook_pre).double()
     direct = fft2d((post @ run.readout_fourier[:, 11].double()).reshape(12, 12))
     assert torch.allclose(nyquist[..., 1].double(), direct, atol=1e-5)
-    assert torch.isfinite(run.clock_projection).all()
+    assert torch.isfinite(run.clock_projection).all() and torch.isfinite(run.trig_components).all()
 
 
 # -- a whole gate ---------------------------------------------------------------------------------

@@ -58,9 +58,11 @@ def test_exact_relu_clock_fails_exactly_these_claims(failures):
     linear share 0.18 (the second harmonic of each input survives the readout) and only 0.81 of
     the logits' energy in key products (trained models: 0.93), harmonics that change the logits'
     frequency set and leave confidently wrong logits once the clock is removed (excluded loss
-    2.9 ln p), and it is pizza-like (distance irrelevance 0.04)."""
+    2.9 ln p, by Nanda et al.'s definition and in the clock form), and it is pizza-like (distance
+    irrelevance 0.04)."""
     assert failures["none"] == {"fve", "logits-linear-share", "logits-key-quadratic-share", "key-freq-agreement",
-                                "distance-irrelevance", "excluded-loss-at-most-uniform"}
+                                "distance-irrelevance", "excluded-loss-at-most-uniform",
+                                "clock-excluded-loss-at-most-uniform"}
 
 
 def fve_of_exact_clock(p: int) -> float:
@@ -120,11 +122,14 @@ def test_exact_relu_clock_fve_is_8_over_pi_squared(p):
 
 
 @pytest.mark.parametrize(("defect", "caught_by"), [
-    ("readout_removed", {"wneur-key-share", "embedding-key-share", "post-relu-key-quadratic", "restricted-loss"}),
-    ("phases_collapsed", {"test-accuracy"}),  # logits-key-quadratic (0.22) fails, but so does the exact clock's
+    ("readout_removed", {"wneur-key-share", "embedding-key-share", "post-relu-key-quadratic", "restricted-loss",
+                         "clock-restricted-loss"}),
+    # logits-key-quadratic (0.22) fails, but so does the exact clock's; Nanda et al.'s restricted loss
+    # (52) catches it, the clock form's (4.1e-05) does not (issue 16)
+    ("phases_collapsed", {"test-accuracy", "restricted-loss"}),
     ("embedding_noise", {"test-accuracy", "wneur-key-share", "embedding-key-share",
                          "post-relu-key-quadratic", "neuron-concentration-median", "neuron-clusters",
-                         "restricted-loss"}),
+                         "restricted-loss", "clock-restricted-loss"}),
 ])
 def test_each_defect_is_caught_by_claims_the_exact_clock_passes(failures, defect, caught_by):
     assert failures[defect] - failures["none"] == caught_by

@@ -1,0 +1,120 @@
+"""The causal metrics: what the logits' key-frequency components do to the loss when they are kept
+alone (restricted loss) or removed (excluded loss). Registered in :data:`interp.metrics.METRICS`
+like every metric (the function name is the ``metric`` in ``claims.yaml``), with the same rules:
+parameters named like :class:`interp.run.Run` attributes are filled from the run, the others are
+claim parameters; each docstring states the formula.
+
+Two definitions, each with its own claims:
+
+* **Nanda et al. 2023's**, as their code computes them (progress-measures repository:
+  ``helpers.py`` ``get_component_cos_xpy``, ``get_component_sin_xpy``, ``test_logits``;
+  ``transformers.py`` ``calculate_trig_loss``, ``calculate_excluded_loss``): the logits ``L``
+  (``[p*p, p]``) are projected, column by column, onto the unit vectors ``u_k = cos(w_k y)/||.||``
+  and ``v_k = sin(w_k y)/||.||`` over the ``p*p`` pairs, ``y`` the task's answer (``a + b``; ``a - b``
+  for ``sub``): ``C_k = u_k (u_k^T L) + v_k (v_k^T L)``, one coefficient per class, ``2p`` numbers
+  per key frequency (:attr:`interp.run.Run.trig_components`). Claims ``restricted-loss``,
+  ``excluded-loss``, ``excluded-loss-at-most-uniform``.
+* **the clock form**: the projection onto ``cos/sin(w_k(y - c))`` over pairs and classes, two
+  numbers per key frequency and no constant (:attr:`interp.run.Run.clock_projection`), so the
+  restricted logits are a function of ``y - c`` alone. It asks more of the logits than Nanda's:
+  that each frequency's components are one rotation read out the same way for every class.
+  Claims ``clock-restricted-loss``, ``clock-excluded-loss``, ``clock-excluded-loss-at-most-uniform``.
+
+Both read tables ``[y, c]`` (the components depend on a pair only through its answer), so no
+``[p*p, p]`` tensor is held: the restricted losses need no logits at all, and the excluded losses
+stream a split's logits in chunks (:meth:`interp.views.logits.SplitLogits.chunks`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Literal
+
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from interp.metrics import metric
+
+Split = Literal["train", "test", "all"]
+
+
+def _split_loss(logits: Float[Tensor, "n p"], answers: Int[Tensor, " n"]) -> float:
+    """Mean cross-entropy of the answers, in float64."""
+    return -logits.double().log_softmax(-1).gather(-1, answers[:, None]).mean().item()
+
+
+def _table_loss(table: Float[Tensor, "y c"], labels: Int[Tensor, " pair"], idx: Int[Tensor, " n"]) -> float:
+    """Mean cross-entropy over the pairs ``idx`` of logits that are a table of the answer: each
+    pair's logits are ``table[y]`` (``y`` its answer), so its loss is ``-log_softmax(table[y])[y]``."""
+    per_answer = -table.double().log_softmax(-1).diagonal()
+    return per_answer[labels[idx]].mean().item()
+
+
+def _ablated_loss(split_logits: Mapping[str, Float[Tensor, "n p"]], table: Float[Tensor, "y c"],
+                  labels: Int[Tensor, " pair"], split: str) -> float:
+    """Mean cross-entropy over the split of ``logits - table[y]`` (``y`` each pair's answer),
+    streamed: the logits in the model's dtype, the sum in float64."""
+    total, count = 0.0, 0
+    for idx, logits in split_logits.chunks(split):  # [n, p] is 1.2 GB at p = 1009
+        answers = labels[idx]  # per pair in the logits' dtype (float64 took 3.8x as long), summed in float64
+        ablated = logits - table.to(logits.dtype)[answers]
+        total += -ablated.log_softmax(-1).gather(-1, answers[:, None]).double().sum().item()
+        count += len(idx)
+    return total / count
+
+
+# -- Nanda et al. 2023's definitions ---------------------------------------------------------------
+@metric
+def restricted_loss(trig_components: Float[Tensor, "y c"], mean_logits: Float[Tensor, " c"],
+                    labels: Int[Tensor, " pair"], splits: dict[str, Int[Tensor, " n"]], split: Split = "all") -> float:
+    """Nanda et al. 2023's restricted loss (``calculate_trig_loss``): cross-entropy on the split
+    (all pairs by default, their code's ``mode='all'``) of the logits kept only along the key
+    frequencies, ``R = sum_k C_k`` with ``C_k = u_k (u_k^T L) + v_k (v_k^T L)``, ``u_k, v_k`` the
+    unit ``cos(w_k y)``, ``sin(w_k y)`` over the ``p*p`` pairs (``y = a + b``; ``a - b`` for ``sub``),
+    plus their bias correction, the mean over all pairs of what was removed, added to every pair:
+    ``CE(R + mean_pairs(L - R), y)``. Each pair's logits are a row of the ``[y, c]`` table
+    ``trig_components + mean_logits - mean_pairs(trig_components)`` (every ``y`` is ``p`` pairs, so
+    the mean over pairs is the mean over ``y``).
+
+    >>> import torch
+    >>> table, mean = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.zeros(2)
+    >>> round(restricted_loss(table, mean, torch.tensor([0, 1, 1, 0]), {"all": torch.arange(4)}), 6)  # ln(1 + e^-2)
+    0.126928
+    """
+    restricted = trig_components + (mean_logits - trig_components.mean(0))
+    return _table_loss(restricted, labels, splits[split])
+
+
+@metric
+def excluded_loss_vs_uniform(split_logits: Mapping[str, Float[Tensor, "n p"]], trig_components: Float[Tensor, "y c"],
+                             labels: Int[Tensor, " pair"], split: Split = "train") -> float:
+    """Nanda et al. 2023's excluded loss (``calculate_excluded_loss``: ``test_logits`` with
+    ``bias_correction=False``, ``mode='train'``) as a fraction of the uniform loss ``ln p``:
+    cross-entropy on the split (the model's training pairs; every pair where its split is unknown,
+    as ``splits['train']`` then is) of the logits with every key frequency's components removed,
+    no correction: ``CE(L - sum_k C_k, y) / ln p`` (``C_k`` as in :func:`restricted_loss`). Their
+    training loop logs one value per key frequency, that frequency alone removed; this removes
+    them all at once (the components of different frequencies are orthogonal)."""
+    return _ablated_loss(split_logits, trig_components, labels, split) / math.log(trig_components.shape[0])
+
+
+# -- the clock form --------------------------------------------------------------------------------
+@metric
+def clock_restricted_loss(clock_projection: Float[Tensor, "y c"], labels: Int[Tensor, " pair"],
+                          splits: dict[str, Int[Tensor, " n"]], split: Split = "test") -> float:
+    """Cross-entropy on the split when the logits are replaced by their projection onto the key
+    frequencies' ``cos/sin(w_k(y-c))`` directions over pairs and classes (``y`` the task's answer),
+    two numbers per frequency: ``CE(P[y(a,b)], y)``. ``P`` depends on ``y - c`` alone, so every
+    answer has the same loss and the split does not change it."""
+    return _table_loss(clock_projection, labels, splits[split])
+
+
+@metric
+def clock_excluded_loss_vs_uniform(split_logits: Mapping[str, Float[Tensor, "n p"]],
+                                   clock_projection: Float[Tensor, "y c"], labels: Int[Tensor, " pair"],
+                                   split: Split = "train") -> float:
+    """Cross-entropy on the split with the key frequencies' ``cos/sin(w_k(y-c))`` components
+    removed from the logits (``y`` the task's answer), as a fraction of the uniform loss ``ln p``:
+    ``CE(logits - P[y(a,b)], y) / ln p``."""
+    return _ablated_loss(split_logits, clock_projection, labels, split) / math.log(clock_projection.shape[0])
