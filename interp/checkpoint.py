@@ -180,6 +180,8 @@ def load_checkpoints(path: str | Path, options: Facts | None = None,
         facts = entry.facts
         where = str(path) if entry.key is None else f"{path} [{entry.key}]"
         model = read_model(entry.state, where, facts, adapters)
+        if facts.get("p", model.p) != model.p:
+            raise CheckpointError(where, f"p={facts.get('p')} ({facts.source('p')}) but the weights hold p={model.p}")
         facts.offer("p", model.p, DEFAULT, "the model")
         facts.offer("task", "add", DEFAULT, "")
         facts.offer("split", "all", DEFAULT, "no file says how the split was made")

@@ -26,6 +26,7 @@ from interp.splits import KINDS
 from interp.trace import Trace, found_key_freqs, make_trace
 
 INPUT_FORMS = ("a,b,=", "a,b")
+CYCLIC_VIEWS = ("readout_spectra", "split_logits")  # Run's lazy views that hold the run itself
 _FILE_CACHE: dict[tuple[Path, str | None], list[Checkpoint]] = {}  # the last file loaded, per process
 
 
@@ -121,6 +122,8 @@ class Target:
             info = self.info
             self.known = self.known or {"sha256": info["sha256"], "task": info["task"],
                                         "task_source": info["task_source"], "key_freqs": info["key_freqs"]}
+            for view in CYCLIC_VIEWS:  # they refer back to the run: the cycle would keep its ~26 MB (p = 113)
+                vars(self._run).pop(view, None)  # until Python's cycle collector ran; they are rebuilt on use
         self._run = None
         self._checkpoint = None
 

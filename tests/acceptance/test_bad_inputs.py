@@ -60,6 +60,7 @@ def with_sidecar(obj, name: str, sidecar: dict) -> Callable[[Path], Path]:
     return make
 
 
+CHUGHTAI_MLP = {"W_x": torch.zeros(13, 4), "W_y": torch.zeros(13, 4), "W": torch.zeros(8, 6), "W_U": torch.zeros(6, 13)}
 ZHONG_MLP = {"embed.weight": torch.zeros(13, 8), "l1.weight": torch.zeros(8, 8), "l1.bias": torch.zeros(8),
              "unembed.weight": torch.zeros(13, 8)}
 
@@ -112,6 +113,9 @@ BAD_CHECKPOINTS = {  # case: (how to make it, words the one-line error must cont
     "Chughtai: another group": (with_sidecar(TL, "cfg.json", {"group": "DihedralGroup", "group_parameter": 13}),
                                 "group 'DihedralGroup' (cfg.json): only CyclicGroup"),
     "Chughtai: alias differs": (saved({**TL, "x_embed": torch.zeros(14, 16)}), "x_embed differs from embed.W_E"),
+    "Chughtai: n disagrees with the weights": (with_sidecar(CHUGHTAI_MLP, "cfg.json",
+                                                            {"group": "CyclicGroup", "group_parameter": 17}),
+                                               "p=17 (file (cfg.json)) but the weights hold p=13"),
 }
 
 
