@@ -22,8 +22,9 @@ arithmetic comes out as a square of float32 round-off, which depends on the orde
 the FVE of the planted clock with collapsed phases is 7.51e-19 on one machine and 4.04e-18 on an
 AMD EPYC (at most 5.6e-17 over its cases; 4e-31 in float64). A squared round-off at unit scale is
 at most about ``(2**-24)**2 = 3.6e-15``; 1e-12 sits more than two orders of magnitude above it,
-and four below the smallest value that means something (the restricted loss of the transformer
-at epoch 10,000, 9.65e-09, the same to 3e-8 relative in float32 and float64).
+and four below the smallest value that means something (the clock-form restricted loss of the
+transformer at epoch 10,000, 9.65e-09, the same to 3e-8 relative in float32 and float64; Nanda et
+al.'s restricted loss there is 1.43e-08).
 
 Rounding. A value is printed with three significant digits (four in the sweep table), but no
 digit stands for less than 100 x NOISE_FLOOR (1e-10): noise at the floor's scale moves a value
