@@ -1,5 +1,5 @@
 """Every metric a claim can name, one small pure function each (the causal losses in
-:mod:`interp.metrics_causal`, registered here too).
+:mod:`interp.metrics_causal`; both register in :data:`interp.registry.METRICS`).
 
 A metric's parameters come from two places, matched by name:
 
@@ -20,9 +20,8 @@ read that one row there (its 9-term block has 4 terms, ``{0, p-1}^2``).
 
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Literal
 
 import torch
@@ -30,26 +29,10 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.model import Model
+from interp.registry import METRICS, NotDefined, claim_params, metric, run_inputs
 from interp.terms import TermSpectrum
 
-METRICS: dict[str, Callable[..., float]] = {}
-
-
-def metric(fn: Callable[..., float]) -> Callable[..., float]:
-    """Register ``fn`` under its own name."""
-    METRICS[fn.__name__] = fn
-    return fn
-
-
-def run_inputs(fn: Callable[..., float], run_attrs: set[str]) -> list[str]:
-    """The parameters of ``fn`` filled from the run."""
-    return [n for n in inspect.signature(fn).parameters if n in run_attrs]
-
-
-def claim_params(fn: Callable[..., float], run_attrs: set[str]) -> dict[str, inspect.Parameter]:
-    """The parameters of ``fn`` a claim sets (with their defaults, if any)."""
-    return {n: p for n, p in inspect.signature(fn).parameters.items() if n not in run_attrs}
-
+__all__ = ["METRICS", "NotDefined", "claim_params", "metric", "run_inputs"]  # the registry, for its readers
 
 def _rows(freqs: list[int], p: int) -> list[int]:
     """Fourier-basis rows of the sine and cosine of each frequency: ``2k-1, 2k``. For even ``p``
@@ -114,7 +97,6 @@ def fve(readout_spectra: Mapping[int, Float[Tensor, "p p 2"]], freq: int,
     p = readout_spectra[freq].shape[0]
     if 2 * freq == p:
         if term == "sin":
-            from interp.claims.verdicts import NotDefined  # imported here: interp.claims imports this module
 
             raise NotDefined(f"fve's sin term at k={freq}: p={p} is even and its Nyquist frequency p/2 has a "
                              f"cosine row only (sin(pi x) = 0), so there is no sine direction to explain")
@@ -282,7 +264,3 @@ def gradient_symmetricity(model: Model, labels: Int[Tensor, " pair"], n_pairs: i
         return math.nan
     return torch.nn.functional.cosine_similarity(x_a.grad[alive], x_b.grad[alive], dim=-1).mean().item()
 
-
-# The causal metrics (restricted and excluded losses, Nanda et al.'s and the clock form) live in
-# interp/metrics_causal.py; importing it registers them in METRICS.
-from interp import metrics_causal  # noqa: E402,F401  (after METRICS and metric exist: it imports them)

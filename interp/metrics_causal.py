@@ -1,5 +1,5 @@
 """The causal metrics: what the logits' key-frequency components do to the loss when they are kept
-alone (restricted loss) or removed (excluded loss). Registered in :data:`interp.metrics.METRICS`
+alone (restricted loss) or removed (excluded loss). Registered in :data:`interp.registry.METRICS`
 like every metric (the function name is the ``metric`` in ``claims.yaml``), with the same rules:
 parameters named like :class:`interp.run.Run` attributes are filled from the run, the others are
 claim parameters; each docstring states the formula.
@@ -34,7 +34,7 @@ from typing import Literal
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.metrics import metric
+from interp.registry import metric
 
 Split = Literal["train", "test", "all"]
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from interp import metrics
+from interp import metrics, metrics_causal  # noqa: F401  (importing them registers every metric)
 from interp.claims.claim import KEY_FREQS, OPS, PREFIX, Claim, ClaimsFile, KnownFailure, run_attrs
 from interp.errors import ClaimsError
 

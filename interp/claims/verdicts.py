@@ -18,15 +18,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from interp import metrics
+from interp import metrics, metrics_causal  # noqa: F401  (importing them registers every metric)
 from interp.claims.claim import Claim, ClaimCase, ClaimsFile, KnownFailure, run_attrs
+from interp.registry import NotDefined
 
 KNOWN_VALUE_TOLERANCE = 1e-4  # absolute, as math.isclose(abs_tol=...)
 PASS, FAIL, KNOWN_FAIL, NOT_APPLICABLE, SKIP = "PASS", "FAIL", "KNOWN-FAIL", "N/A", "SKIP"
-
-
-class NotDefined(Exception):
-    """A metric reads something the model's architecture does not have."""
 
 
 def evaluate(case: ClaimCase, run) -> float:
