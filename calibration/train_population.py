@@ -70,7 +70,7 @@ class Family:
 
 
 FAMILIES = {f.name: f for f in (
-    Family("mlp-add", "interp", arch="mlp", train_fraction=0.3, max_epochs=40_000),
+    Family("mlp-add", "interp", arch="mlp", train_fraction=0.5, max_epochs=20_000),
     Family("tl-add", "interp", arch="transformer", train_fraction=0.5, max_epochs=15_000),
     Family("tl-sub", "interp", arch="transformer", task="sub", train_fraction=0.5, max_epochs=15_000),
     Family("zhong-c0", "zhong", attn_coeff=0.0, train_fraction=0.8, weight_decay=2.0, max_epochs=10_000, settle=1000),
