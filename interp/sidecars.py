@@ -40,14 +40,20 @@ def task_of_funcs(text: str, where: str) -> tuple[str, int]:
     return ("add" if found.group(2) == "+" else "sub"), int(found.group(3))
 
 
-def _json(path: Path) -> dict | None:
+def _json(path: Path, strict: bool = True) -> dict | None:
+    """The JSON object in ``path``; None if there is none. A sidecar that is there but unreadable is
+    refused (``strict``); a ``<stem>.json`` of unknown origin that is not a JSON object is ignored."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
+        if not strict:
+            return None
         raise CheckpointError(path, f"not a readable JSON file ({str(exc).splitlines()[0][:120]})") from None
     if not isinstance(data, dict):
+        if not strict:
+            return None
         raise CheckpointError(path, f"expected a JSON object, found a {type(data).__name__}")
     return data
 
@@ -55,7 +61,7 @@ def _json(path: Path) -> dict | None:
 def sidecar_facts(path: Path, facts: Facts) -> None:
     """Offer every fact the files beside ``path`` hold (see the module docstring)."""
     path = Path(path)
-    meta = _json(path.with_suffix(".json")) if not path.name.startswith("model_") else None
+    meta = _json(path.with_suffix(".json"), strict=False) if not path.name.startswith("model_") else None
     if meta is not None and ("recipe" in meta or "architecture" in meta or "task" in meta):
         where = f"{path.with_suffix('.json').name}"
         task = meta.get("task")

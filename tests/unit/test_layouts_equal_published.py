@@ -128,3 +128,13 @@ def test_onehot_run_directory(tmp_path, act):
     assert final.facts.get("act") == act.lower() and final.facts.get("split") == "files"
     with torch.no_grad():
         assert_same(final, model.answer(all_pairs(P)))
+
+
+def test_a_json_file_of_unknown_origin_beside_a_checkpoint_is_not_a_sidecar(tmp_path):
+    """``x.json`` beside ``x.pt`` is read only when it is this project's metadata; a list, or text
+    that is not JSON, is someone else's file and is ignored."""
+    model = nanda.nanda(P, d_model=16, n_heads=2, d_mlp=24, seed=2)
+    path = nanda.save_bare(model, tmp_path / "x.pt")
+    for text in ("[1, 2, 3]", "not json at all"):
+        (tmp_path / "x.json").write_text(text)
+        assert load_checkpoint(path).task == "add"
