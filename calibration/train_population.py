@@ -214,11 +214,11 @@ def train_one(family: Family, seed: int, out: Path, save_every: int, log) -> dic
             write_atomic(resume, lambda tmp, payload=payload: torch.save(payload, tmp))
     run.save(directory, "final")
     record.update(final_epoch=run.epoch, grokked=record["grokked_at"] is not None,
-                  clean=record["clean_at"] is not None, seconds=round(time.time() - start),
+                  clean=record.get("clean_at") is not None, seconds=round(time.time() - start),
                   threads=torch.get_num_threads(), torch_version=torch.__version__, **run.evaluate())
     write_atomic(done, lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
     resume.unlink(missing_ok=True)
-    log(f"{family.name} seed {seed}: grokked at {record['grokked_at']}, clean at {record['clean_at']}, "
+    log(f"{family.name} seed {seed}: grokked at {record['grokked_at']}, clean at {record.get('clean_at')}, "
         f"stopped at {run.epoch} ({record['seconds']} s)")
     return record
 
