@@ -12,7 +12,7 @@ import pytest
 
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from tests._paths import ROOT
-from tests._references import calibration
+from tests._references import calibration, rule_threshold
 from tests._tables import BLOCKS, block_in, rows_citing_the_reference, without_reference
 
 CLAIMS = load_claims(DEFAULT_CLAIMS)
@@ -56,3 +56,17 @@ def test_the_tables_in_the_docs_are_current_without_the_reference(block):
     current = _current(block)
     cited = rows_citing_the_reference(current)
     assert without_reference(BLOCKS[block][1](CLAIMS, None), cited) == without_reference(current, cited), FIX
+
+
+@pytest.mark.parametrize("claim", CALIBRATED, ids=lambda c: c.id)
+def test_calibrated_threshold_is_where_the_rule_puts_it(claim, request):
+    """Not only between: exactly where the written rule puts it (``rule_threshold``: halfway, or the
+    geometric mean for losses, rounded), from the worst positive and the nearest negative. Moving a
+    threshold anywhere else between them (wneur-key-share to 0.968, say) fails here."""
+    cited = {*claim.references.get("holds", ()), *claim.references.get("fails", ())}
+    reference = request.getfixturevalue("reference_path") if "reference" in cited else None
+    numbers = calibration(claim, CLAIMS, reference)
+    placed = rule_threshold(numbers["worst_positive"][1], numbers["nearest_negative"][1])
+    assert claim.threshold == placed, (f"{claim.id}: threshold {claim.threshold}, but the rule puts it at {placed} "
+                                       f"(worst positive {numbers['worst_positive'][1]:.6g}, nearest negative "
+                                       f"{numbers['nearest_negative'][1]:.6g})")
