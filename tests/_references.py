@@ -17,7 +17,7 @@ from pathlib import Path
 from conftest import REFERENCE_SHA256
 from interp.checkpoint import Checkpoint, load_checkpoint
 from interp.claims.claim import OPS
-from interp.claims.verdicts import NotDefined, evaluate, margin
+from interp.claims.verdicts import NotDefined, evaluate, margin, requirement_failures
 from interp.planted import DEFECTS, planted_clock, planted_transformer
 from interp.run import Run
 from tests._paths import FIXTURES
@@ -107,7 +107,8 @@ def references_of(claim, kind: str, reference_path: Path | None) -> list[str]:
 def calibration(claim, claims, reference_path: Path | None) -> dict:
     """The numbers behind a threshold, ``(margin, value, model)``: the worst value over the
     positive references (their recorded known failures left out), and over the negative
-    references the one nearest the positives (each negative represented by its worst case). Both
+    references the claim applies to (its ``requires`` hold there) the one nearest the positives
+    (each negative represented by its worst case). Both
     are picked by margin, which orders values the same way whatever the threshold. Without
     ``reference_path`` (None), over the bundled and planted references only."""
     positives, negatives = [], []
@@ -117,7 +118,10 @@ def calibration(claim, claims, reference_path: Path | None) -> dict:
         _, value = worst(claim, run, skip=known)
         positives.append((margin(value, claim.op, claim.threshold), value, name))
     for name in references_of(claim, "fails", reference_path):
-        _, value = worst(claim, run_of(name, reference_path))
+        run = run_of(name, reference_path)
+        if requirement_failures(claim, claims, run):
+            continue  # the claim never applies there (N/A): no evidence about where its threshold goes
+        _, value = worst(claim, run)
         negatives.append((margin(value, claim.op, claim.threshold), value, name))
     return {"worst_positive": min(positives) if positives else None,
             "nearest_negative": max(negatives) if negatives else None}
