@@ -111,6 +111,35 @@ def fve(readout_spectra: Mapping[int, Float[Tensor, "p p 2"]], freq: int,
     return (sum(energy[i, j] for i, j in hits) / energy.sum()).item()
 
 
+@metric
+def fve_signed(readout_spectra: Mapping[int, Float[Tensor, "p p 2"]], freq: int,
+               term: Literal["sin", "cos"], task: Literal["add", "sub"]) -> float:
+    """:func:`fve` with the signs of the task's identity: the share of the same variance along the
+    unit direction of ``sin/cos(w_k(a +- b))`` over the p x p grid (for ``sin(w_k(a+b))``,
+    ``(F_sin (x) F_cos + F_cos (x) F_sin) / sqrt(2)``). With ``S`` as in :func:`fve`, ``+-`` the
+    task's sign (``+`` add, ``-`` sub) and ``-+`` its opposite:
+
+    * sin: ``(S[2k-1, 2k] +- S[2k, 2k-1])^2 / 2 / sum(S^2)``  (sin(a +- b) = sin a cos b +- cos a sin b)
+    * cos: ``(S[2k, 2k] -+ S[2k-1, 2k-1])^2 / 2 / sum(S^2)``  (cos(a +- b) = cos a cos b -+ sin a sin b)
+
+    Never above :func:`fve` (``(x +- y)^2 / 2 <= x^2 + y^2``). At an even p's Nyquist ``k = p/2``
+    it is :func:`fve` (``cos(pi(a +- b)) = cos(pi a) cos(pi b)``: ``S[p-1, p-1]^2 / sum(S^2)``;
+    sin not defined).
+
+    >>> from interp.fourier import fft2d
+    >>> a, b = torch.arange(5.0)[:, None], torch.arange(5.0)[None, :]
+    >>> spectra = {1: fft2d(torch.stack([torch.sin(0.4 * math.pi * (a - b))] * 2, -1))}
+    >>> round(fve_signed(spectra, 1, "sin", "sub"), 6), round(fve_signed(spectra, 1, "sin", "add"), 6)
+    (1.0, 0.0)
+    """
+    if 2 * freq == readout_spectra[freq].shape[0]:
+        return fve(readout_spectra, freq, term)
+    s, c, sign = 2 * freq - 1, 2 * freq, 1 if task == "add" else -1
+    S = readout_spectra[freq][..., 0 if term == "sin" else 1].to(torch.float64)
+    along = S[s, c] + sign * S[c, s] if term == "sin" else S[c, c] - sign * S[s, s]
+    return (along.pow(2) / 2 / S.pow(2).sum()).item()
+
+
 def linear_share(terms: TermSpectrum) -> float:
     """Share of a 2D energy (summed over columns) in row 0 or column 0 (terms depending on a alone
     or b alone). ``terms`` holds just those terms and the total (:class:`TermSpectrum`)."""

@@ -15,7 +15,7 @@ from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from tests._paths import BUNDLED
 
 N_KEY = 13  # key frequencies the rule finds on it (the reference has the same 13)
-DRIFTING = "fve[k23-sin]"  # one of its known failures; fve[k23-cos], the other case of -k k23, is one too
+DRIFTING = "fve[k23-sin]"  # a known failure; so are the other k23 cases, fve[k23-cos] and fve-signed[k23-*]
 
 
 def known_failures() -> dict[str, float]:
