@@ -31,15 +31,15 @@ def report_of(pytester):
 def test_selecting_by_keyword_runs_exactly_the_per_frequency_claims(pytester):
     result = pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", "-k", "fve", "--co", "-q")
     ids = [line for line in result.outlines if "::" in line]
-    assert len(ids) == 2 * N_KEY
-    assert any(i.endswith("::fve[k17-sin]") for i in ids)
-    assert all("::fve[k" in i for i in ids)
+    assert len(ids) == 2 * 2 * N_KEY  # the seed's fve and its sign-aware twin, (sin, cos) per key frequency
+    assert any(i.endswith("::fve[k17-sin]") for i in ids) and any(i.endswith("::fve-signed[k17-sin]") for i in ids)
+    assert all("::fve[k" in i or "::fve-signed[k" in i for i in ids)
 
 
 def test_report_holds_the_seed_numbers(report_of, reference_path):
     result, report = report_of(f"--checkpoint={reference_path}")
-    assert result.ret == 0  # the one refuted claim is a known failure of exactly this checkpoint
-    result.assert_outcomes(passed=len(report["claims"]) - 1, xfailed=1)
+    assert result.ret == 0  # the refuted cases (fve and its twin at 35-sin) are known failures of this checkpoint
+    result.assert_outcomes(passed=len(report["claims"]) - 2, xfailed=2)
     assert {k: report[k] for k in ("p", "d_model", "d_mlp", "key_freqs_source")} == {
         "p": 113, "d_model": 128, "d_mlp": 512, "key_freqs_source": "auto"}
     rows = {r["id"]: r for r in report["claims"]}
@@ -91,7 +91,8 @@ def test_pinned_key_freqs(report_of):
     _, report = report_of(f"--checkpoint={BUNDLED}", "--key-freqs", "1,3,17", "-k", "fve")
     assert report["key_freqs"] == [1, 3, 17]
     assert report["key_freqs_source"] == "given"
-    assert [r["id"] for r in report["claims"]] == [f"fve[k{k}-{t}]" for k in (1, 3, 17) for t in ("sin", "cos")]
+    assert [r["id"] for r in report["claims"]] == [f"{c}[k{k}-{t}]" for c in ("fve", "fve-signed") for k in (1, 3, 17)
+                                                   for t in ("sin", "cos")]
 
 
 def test_summary_table_and_junit_properties(report_of, pytester):
@@ -114,7 +115,7 @@ def test_known_failure_with_a_drifted_value_fails(pytester):
     recorded = known_failures()[DRIFTING]
     claims = claims_with_record(pytester.path, DRIFTING, 0.5)
     result = pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", "--claims", str(claims),
-                                          "-k", "k23", "-p", "no:cacheprovider")
+                                          "-k", "k23 and not signed", "-p", "no:cacheprovider")
     assert result.ret == 1
     result.assert_outcomes(failed=1, xfailed=1)  # the other case, fve[k23-cos], is still a known failure
     row = next(line for line in result.outlines if line.strip().startswith(DRIFTING))
