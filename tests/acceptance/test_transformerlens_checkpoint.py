@@ -231,6 +231,16 @@ def independent_values(path, task: str, key_freqs: list[int]) -> dict:
         hits = [(s, c), (c, s)] if term == "sin" else [(c, c), (s, s)]
         return sum(spectrum[i, j] ** 2 for i, j in hits) / (spectrum**2).sum()
 
+    def fve_signed(freq: int, term: str) -> float:
+        """The part along the task's answer only: sin(w y) = sin a cos b +- cos a sin b,
+        cos(w y) = cos a cos b -+ sin a sin b (upper signs for a + b), each over sqrt(2)."""
+        s, c = 2 * freq - 1, 2 * freq
+        spectrum = fft2d(post @ us[:, s if term == "sin" else c])
+        sign = 1 if task == "add" else -1
+        along = (spectrum[s, c] + sign * spectrum[c, s] if term == "sin"
+                 else spectrum[c, c] - sign * spectrum[s, s]) / np.sqrt(2)
+        return along**2 / (spectrum**2).sum()
+
     def distance_irrelevance() -> float:
         a, b, _ = pairs_and_tokens()
         sums, diffs = (a + b) % P, (a - b) % P
@@ -246,6 +256,7 @@ def independent_values(path, task: str, key_freqs: list[int]) -> dict:
         "accuracy": lambda split: (logits.argmax(-1) == y)[splits[split]].mean(),
         "wu_key_norm_ratio": lambda: np.linalg.norm(us[:, key_rows] @ basis[key_rows]) / np.linalg.norm(w_logit),
         "fve": fve,
+        "fve_signed": fve_signed,
         "pre_relu_linear_fraction": lambda: linear_share(centered_energy(pre)),
         "logits_linear_share": lambda: linear_share(logit_energy),
         "logits_key_quadratic_share": lambda: key_products(logit_energy, key_freqs).sum() / logit_energy.sum(),

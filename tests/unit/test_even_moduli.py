@@ -158,7 +158,7 @@ def test_every_claim_has_a_finite_value_at_even_p(p, key_freqs):
     assert all(1 <= k <= p // 2 for k in run.key_freqs)
     for claim in CLAIMS.claims:
         for case in claim.expand(run.key_freqs):
-            if case.claim.metric == "fve" and case.params == {"freq": p // 2, "term": "sin"}:
+            if case.claim.metric in ("fve", "fve_signed") and case.params == {"freq": p // 2, "term": "sin"}:
                 with pytest.raises(NotDefined, match="Nyquist"):
                     evaluate(case, run)
                 assert assess(case, run, CLAIMS, run.checkpoint.sha256).status == "SKIP"
@@ -292,4 +292,5 @@ def test_a_gate_on_an_even_modulus_runs_every_claim(tmp_path, p, options):
     assert rows["distance-irrelevance"]["value"] is not None and math.isfinite(rows["distance-irrelevance"]["value"])
     assert all(row["value"] is not None and math.isfinite(row["value"]) for row in rows.values()), rows
     skipped = {row["id"] for row in report["not_evaluated"]}
-    assert skipped == ({f"fve[k{p // 2}-sin]"} if p // 2 in report["key_freqs"] else set())
+    nyquist_sines = {f"{claim}[k{p // 2}-sin]" for claim in ("fve", "fve-signed")}
+    assert skipped == (nyquist_sines if p // 2 in report["key_freqs"] else set())

@@ -60,7 +60,8 @@ def test_exact_relu_clock_fails_exactly_these_claims(failures):
     frequency set and leave confidently wrong logits once the clock is removed (excluded loss
     2.9 ln p, by Nanda et al.'s definition and in the clock form), and it is pizza-like (distance
     irrelevance 0.04)."""
-    assert failures["none"] == {"fve", "logits-linear-share", "logits-key-quadratic-share", "key-freq-agreement",
+    assert failures["none"] == {"fve", "fve-signed", "logits-linear-share", "logits-key-quadratic-share",
+                                "key-freq-agreement",
                                 "distance-irrelevance", "excluded-loss-at-most-uniform",
                                 "clock-excluded-loss-at-most-uniform"}
 
