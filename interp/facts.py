@@ -22,9 +22,6 @@ from typing import Any
 
 OPTION, FILE, SHAPES, DEFAULT = 0, 1, 2, 3  # precedence: lower wins
 _KINDS = {OPTION: "option", FILE: "file", SHAPES: "shapes", DEFAULT: "default"}
-# the names readers and runs use (documented in docs/formats.md)
-NAMES = ("p", "task", "input_form", "attn_coeff", "act", "split", "split_seed", "split_fraction",
-         "layout", "n_layers", "group")
 
 
 @dataclass

@@ -25,7 +25,6 @@ from interp.run import Run
 from interp.splits import KINDS
 from interp.trace import Trace, found_key_freqs, make_trace
 
-INPUT_FORMS = ("a,b,=", "a,b")
 CYCLIC_VIEWS = ("readout_spectra", "split_logits")  # Run's lazy views that hold the run itself
 _FILE_CACHE: dict[tuple[Path, str | None], list[Checkpoint]] = {}  # the last file loaded, per process
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from interp.errors import CheckpointError
-from interp.facts import Facts
+from interp.facts import FILE, Facts
 from interp.layouts import chughtai, interp_mlp, nanda, onehot, transformerlens, zhong
 
 LAYOUTS = {m.NAME: m for m in (chughtai, zhong, nanda, transformerlens, onehot, interp_mlp)}
@@ -29,8 +29,6 @@ def understood() -> str:
 def read_model(state: object, where: str, facts: Facts, adapters: tuple[Adapter, ...] = ()):
     """The model a loaded state dict holds: the first adapter that returns a model, else the first
     layout that recognises it, checked strictly by that layout. Records the layout in ``facts``."""
-    from interp.facts import FILE
-
     for adapter in adapters:
         model = adapter(where, state, facts)
         if model is not None:
