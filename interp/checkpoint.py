@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import pickle
 import re
@@ -60,20 +59,6 @@ class Checkpoint:
     @property
     def task(self) -> str:
         return self.facts.get("task", "add")
-
-    @property
-    def metadata(self) -> dict:
-        """The metadata ``interp.train`` writes beside a checkpoint (``<stem>.json``), or ``{}``."""
-        return read_metadata(self.path)
-
-
-def read_metadata(path: Path) -> dict:
-    """``<stem>.json`` beside ``path`` as a dict; ``{}`` if it is absent or not a JSON object."""
-    try:
-        meta = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
 
 
 def sha256_of(path: Path) -> str:

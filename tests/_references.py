@@ -71,7 +71,7 @@ def run_of(name: str, reference_path: Path | None = None) -> Run:
 @cache
 def _run_of(name: str, reference_path: Path | None) -> Run:
     checkpoint = checkpoint_of(name, reference_path)
-    return Run(checkpoint, task=checkpoint.metadata.get("task", "add") if checkpoint.path.exists() else "add")
+    return Run(checkpoint)  # the task: the checkpoint's facts (its metadata file), else add
 
 
 def case_values(claim, run: Run) -> dict[str, float] | None:

@@ -99,7 +99,7 @@ def nanda_excluded_loss(logits, labels, key_freqs, task, rows) -> float:
 # -- the models ---------------------------------------------------------------------------------------
 def _fixture(path: Path) -> Run:
     checkpoint = load_checkpoint(path)
-    return Run(checkpoint, task=checkpoint.metadata.get("task", "add"))
+    return Run(checkpoint)  # the task from the checkpoint's facts (its metadata file)
 
 
 MODELS = {
