@@ -1,8 +1,10 @@
 """Train the calibration population, resumably: ``python -m calibration.train_population``.
 
-Families (p = 59, Zhong et al.'s setting), each trained until it has ``--grokked`` grokked seeds:
+Families (p = 59, Zhong et al.'s setting, and one MLP family at the seed's p = 113 as a check),
+each trained until it has ``--grokked`` grokked seeds:
 
-* ``mlp-add``: this project's MLP with the seed notebook's recipe (``interp.train``).
+* ``mlp-add``: this project's MLP with the seed notebook's recipe (``interp.train``), 50% train.
+* ``mlp-add-113``: the same at the seed's p = 113 and 30% train (a few seeds, as a check).
 * ``tl-add``, ``tl-sub``: Nanda et al.'s 1-layer transformer recipe, saved as TransformerLens
   state dicts (``interp.train --arch transformer``).
 * ``zhong-c0``, ``zhong-c1``: Zhong et al.'s transformer (input ``[a, b]``, attention
@@ -11,9 +13,11 @@ Families (p = 59, Zhong et al.'s setting), each trained until it has ``--grokked
   ``config_<runid>.json``), re-implemented in ``tests/published/zhong.py``.
 
 Each run evaluates every 100 epochs on its own split. It has *grokked* at the first evaluation
-with test accuracy 1, and is *clean* at the first with test accuracy 1 and test loss at most
-``CLEAN_LOSS`` (1e-4: weight decay has removed the memorising solution); it stops once it is clean
-and at least its family's ``settle`` epochs past grokking. (The transformers are clean within
+with test accuracy 1, and is *clean* with test accuracy 1 and test loss at most ``CLEAN_LOSS`` (1e-4: weight decay
+has removed the memorising solution); it stops at the first evaluation that is clean and at least
+its family's ``settle`` epochs past grokking, so the saved model is clean (a transformer's loss
+can spike after it first cleaned up: ``tl-sub`` seed 7 stopped, before this rule, on a spike with
+test accuracy 0.992). (The transformers are clean within
 a few hundred epochs of grokking; this project's MLP at p = 59 takes thousands more: at 2,000
 epochs past grokking its test loss was still 2.6e-3 and its FVE 0.04 to 0.34.)
 A run that is not clean by its family's ``max_epochs`` is kept (``run.json`` says ``clean: false``;
@@ -66,11 +70,14 @@ class Family:
     weight_decay: float = 1.0
     max_epochs: int = 20_000
     settle: int = 2000  # epochs trained after grokking
+    p: int = P
     extra: dict = field(default_factory=dict)
 
 
 FAMILIES = {f.name: f for f in (
     Family("mlp-add", "interp", arch="mlp", train_fraction=0.5, max_epochs=20_000),
+    # the check in the seed's own setting: p = 113, 30% train (run with --grokked 4)
+    Family("mlp-add-113", "interp", arch="mlp", p=113, train_fraction=0.3, max_epochs=30_000),
     Family("tl-add", "interp", arch="transformer", train_fraction=0.5, max_epochs=15_000),
     Family("tl-sub", "interp", arch="transformer", task="sub", train_fraction=0.5, max_epochs=15_000),
     Family("zhong-c0", "zhong", attn_coeff=0.0, train_fraction=0.8, weight_decay=2.0, max_epochs=10_000, settle=1000),
@@ -84,7 +91,7 @@ class InterpRun:
     def __init__(self, family: Family, seed: int) -> None:
         from interp.train import BETA2, Trainer
 
-        self.recipe = Recipe(p=P, seed=seed, arch=family.arch, task=family.task, beta2=BETA2[family.arch],
+        self.recipe = Recipe(p=family.p, seed=seed, arch=family.arch, task=family.task, beta2=BETA2[family.arch],
                              train_fraction=family.train_fraction, weight_decay=family.weight_decay)
         self.trainer = Trainer(self.recipe)
 
@@ -125,10 +132,10 @@ class ZhongRun:
     def __init__(self, family: Family, seed: int) -> None:
         torch.manual_seed(seed)
         self.family, self.seed = family, seed
-        self.model = ZhongTransformer(P, attn_coeff=family.attn_coeff)
-        pairs = all_pairs(P)
-        answers = labels(pairs, P, family.task)
-        train, test = split_indices(P, family.train_fraction, seed=seed)
+        self.model = ZhongTransformer(family.p, attn_coeff=family.attn_coeff)
+        pairs = all_pairs(family.p)
+        answers = labels(pairs, family.p, family.task)
+        train, test = split_indices(family.p, family.train_fraction, seed=seed)
         self.splits = {"train": (pairs[train], answers[train]), "test": (pairs[test], answers[test])}
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-3, weight_decay=family.weight_decay,
                                            betas=(0.9, 0.98))
@@ -172,6 +179,11 @@ class ZhongRun:
         self.epoch = state["epoch"]
 
 
+def is_clean(stats: dict) -> bool:
+    """Test accuracy 1 and test loss at most ``CLEAN_LOSS`` (weight decay's clean-up is done)."""
+    return stats["test_accuracy"] == 1.0 and stats["test_loss"] <= CLEAN_LOSS
+
+
 def make_run(family: Family, seed: int) -> InterpRun | ZhongRun:
     return (ZhongRun if family.kind == "zhong" else InterpRun)(family, seed)
 
@@ -181,11 +193,13 @@ def train_one(family: Family, seed: int, out: Path, save_every: int, log) -> dic
     directory = out / family.name / f"seed{seed}"
     done = directory / "run.json"
     if done.exists():
-        return json.loads(done.read_text())
+        record = json.loads(done.read_text())
+        record["clean"] = bool(record.get("clean", record["grokked"])) and is_clean(record)  # as saved, at the end
+        return record
     directory.mkdir(parents=True, exist_ok=True)
     run = make_run(family, seed)
     resume = directory / "resume.pt"
-    record = {"family": family.name, "seed": seed, "p": P, "grokked_at": None, "clean_at": None,
+    record = {"family": family.name, "seed": seed, "p": family.p, "grokked_at": None, "clean_at": None,
               "memorised_at": None, "evaluations": []}
     if resume.exists():
         saved = torch.load(resume, map_location="cpu", weights_only=True)
@@ -207,14 +221,14 @@ def train_one(family: Family, seed: int, out: Path, save_every: int, log) -> dic
             record["grokked_at"] = run.epoch
         if record.get("clean_at") is None and stats["test_accuracy"] == 1.0 and stats["test_loss"] <= CLEAN_LOSS:
             record["clean_at"] = run.epoch
-        if record.get("clean_at") is not None and run.epoch >= record["grokked_at"] + family.settle:
-            break
+        if is_clean(stats) and run.epoch >= record["grokked_at"] + family.settle:
+            break  # clean now, not only once (a transformer's loss can spike after it cleaned up)
         if run.epoch % save_every == 0:
             payload = {"run": run.state(), "record": json.dumps(record)}
             write_atomic(resume, lambda tmp, payload=payload: torch.save(payload, tmp))
     run.save(directory, "final")
     record.update(final_epoch=run.epoch, grokked=record["grokked_at"] is not None,
-                  clean=record.get("clean_at") is not None, seconds=round(time.time() - start),
+                  clean=is_clean(run.evaluate()), seconds=round(time.time() - start),
                   threads=torch.get_num_threads(), torch_version=torch.__version__, **run.evaluate())
     write_atomic(done, lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
     resume.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ import pytest
 
 from interp.checkpoint import find_checkpoints
 from interp.claims.claim import ClaimCase
-from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, SKIP, Verdict, assess
+from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, NOT_GATED, PASS, SKIP, Verdict, assess
 from interp.names import STASH_KEY
 from interp.targets import ClaimsSession, Target, build_session
 from interp.trace import WORKER_KEY, select
@@ -99,7 +99,7 @@ class ClaimItem(pytest.Item):
             return
         if verdict.status == KNOWN_FAIL:
             pytest.xfail(verdict.line())
-        if verdict.status == SKIP:
+        if verdict.status in (SKIP, NOT_GATED):  # pytest has no outcome of its own for NOT-GATED
             pytest.skip(verdict.line())
         raise ClaimFailed(verdict.line())
 
@@ -126,7 +126,7 @@ def verdict_row(verdict: Verdict) -> dict:
         row["known_failure"] = verdict.known_failure.reason
     if verdict.status == NOT_APPLICABLE:
         row["not_applicable"] = verdict.message
-    elif verdict.status in (FAIL, SKIP) and verdict.message:
+    elif verdict.status in (FAIL, SKIP, NOT_GATED) and verdict.message:
         row["message"] = verdict.message
     return row
 

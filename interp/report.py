@@ -7,11 +7,11 @@ import json
 import math
 from pathlib import Path
 
-from interp import trace
+from interp import algorithm, trace
 from interp.checkpoint import write_atomic
-from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, PASS, format_value
+from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, NOT_GATED, PASS, format_value
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 NOISE_FLOOR = 1e-12
 """Values whose magnitude is below this are printed ``< 1e-12`` in every generated table
 (docs/claims.md, the README's verdicts, ``--claims-table`` in markdown), so that the tables are
@@ -37,15 +37,18 @@ FAMILY_ORDER = ("accuracy", "wu", "fve", "activations", "weights", "logits", "ne
 
 
 def totals(rows: list[dict]) -> dict[str, int]:
-    """Counts of one checkpoint's rows by verdict; ``by_construction`` counts the passing claims
-    that hold by construction (a subset of ``passed``).
+    """Counts of one checkpoint's rows by verdict: ``claims`` counts the gated ones (every verdict
+    but NOT-GATED), ``not_gated`` the others; ``by_construction`` counts the passing claims that
+    hold by construction (a subset of ``passed``).
 
-    >>> totals([{"verdict": "PASS", "holds_by_construction": True}, {"verdict": "N/A"}])
-    {'claims': 2, 'passed': 1, 'failed': 0, 'known_failures': 0, 'not_applicable': 1, 'by_construction': 1}
+    >>> totals([{"verdict": "PASS", "holds_by_construction": True}, {"verdict": "N/A"}, {"verdict": "NOT-GATED"}])
+    {'claims': 2, 'passed': 1, 'failed': 0, 'known_failures': 0, 'not_applicable': 1, 'not_gated': 1, \
+'by_construction': 1}
     """
-    count = {v: sum(r["verdict"] == v for r in rows) for v in (PASS, FAIL, KNOWN_FAIL, NOT_APPLICABLE)}
-    return {"claims": len(rows), "passed": count[PASS], "failed": count[FAIL], "known_failures": count[KNOWN_FAIL],
-            "not_applicable": count[NOT_APPLICABLE],
+    count = {v: sum(r["verdict"] == v for r in rows) for v in (PASS, FAIL, KNOWN_FAIL, NOT_APPLICABLE, NOT_GATED)}
+    return {"claims": len(rows) - count[NOT_GATED], "passed": count[PASS], "failed": count[FAIL],
+            "known_failures": count[KNOWN_FAIL], "not_applicable": count[NOT_APPLICABLE],
+            "not_gated": count[NOT_GATED],
             "by_construction": sum(r["verdict"] == PASS and bool(r.get("holds_by_construction")) for r in rows)}
 
 
@@ -74,6 +77,7 @@ def checkpoint_report(target, rows: list[dict], deselected: list[str] | None = N
         "key_freqs_source": info["key_freqs_source"],
         **({"key_freqs_found": info["key_freqs_found"]} if info.get("key_freqs_found") is not None else {}),
         **({"warnings": [warning]} if warning else {}),
+        "algorithm": info["algorithm"],
         "totals": totals(evaluated),
         "claims": evaluated,
         "not_evaluated": [{"id": r["id"], "reason": r.get("message", "")} for r in ordered if r["verdict"] == "SKIP"],
@@ -100,6 +104,8 @@ def write_report(state, path: Path) -> None:
 
 
 def _verdict(row: dict) -> str:
+    if row["verdict"] == NOT_GATED:
+        return f"{NOT_GATED} ({'holds' if row['passed'] else 'does not hold'})"
     return row["verdict"] + (" (by construction)" if row.get("holds_by_construction") and row["passed"] else "")
 
 
@@ -119,7 +125,8 @@ def summary_lines(state) -> list[str]:
         t = totals(evaluated)
         extra = [f"{t[k]} {label}" + ("s" if k == "known_failures" and t[k] > 1 else "")
                  for k, label in (("failed", "failed"), ("not_applicable", "not applicable"),
-                                  ("known_failures", "known failure")) if t[k]]
+                                  ("known_failures", "known failure"),
+                                  ("not_gated", "measured but not gated on this architecture")) if t[k]]
         skipped = len(rows) - len(evaluated)
         info = target.info
         architecture = info["architecture"]
@@ -129,13 +136,14 @@ def summary_lines(state) -> list[str]:
                      f"[{info['key_freqs_source']}]): {t['passed']} of {t['claims']} claims hold"
                      + (f"; {', '.join(extra)}" if extra else ""))
         lines.extend(trace.checkpoint_lines(state, target))
+        lines.append(f"  {algorithm.line(info['algorithm'])}")
         for reason in dict.fromkeys(r["not_applicable"] for r in rows if r["verdict"] == NOT_APPLICABLE):
             lines.append(f"  N/A (not applicable, counted as failing): {reason}")
         lines.append(f"  {'claim':<28} {'value':>12} {'threshold':>12} {'margin':>10}  verdict")
         group, explained = None, set()
         for row in _collapse_not_applicable(rows):
-            heading = {FAIL: "FAILING: ", KNOWN_FAIL: "FAILING: ", NOT_APPLICABLE: "NOT APPLICABLE: "}.get(
-                row["verdict"], "") + row["family"]
+            heading = {FAIL: "FAILING: ", KNOWN_FAIL: "FAILING: ", NOT_APPLICABLE: "NOT APPLICABLE: ",
+                       NOT_GATED: "NOT GATED: "}.get(row["verdict"], "") + row["family"]
             if heading != group:
                 group = heading
                 lines.append(f"  -- {group}")
@@ -165,7 +173,7 @@ def _collapse_not_applicable(rows: list[dict]) -> list[dict]:
             out.append(dict(worst, id=f"{base}[*] ({len(cases)} cases)"))
         else:
             out.extend(cases)
-    rank = {FAIL: 0, KNOWN_FAIL: 0, NOT_APPLICABLE: 1, PASS: 2}
+    rank = {FAIL: 0, KNOWN_FAIL: 0, NOT_APPLICABLE: 1, PASS: 2, NOT_GATED: 3}
     return sorted(out, key=lambda r: (rank.get(r["verdict"], 3), _family_rank(r["family"]), r["order"]))
 
 
@@ -191,9 +199,10 @@ def sweep_table(state) -> tuple[list[str], list[dict]]:
                      if d["row"]["id"].split("[")[0] == claim_id and d["row"]["verdict"] != "SKIP"]
             if cases:
                 worst = min(cases, key=lambda r: -math.inf if r["margin"] is None else r["margin"])
-                cells[claim_id] = {"value": worst["value"], "passed": all(r["verdict"] == PASS for r in cases),
-                                   "n_passed": sum(r["verdict"] == PASS for r in cases), "n": len(cases),
-                                   "not_applicable": any(r["verdict"] == NOT_APPLICABLE for r in cases)}
+                held = [r["verdict"] == PASS or (r["verdict"] == NOT_GATED and r["passed"]) for r in cases]
+                cells[claim_id] = {"value": worst["value"], "passed": all(held), "n_passed": sum(held), "n": len(cases),
+                                   "not_applicable": any(r["verdict"] == NOT_APPLICABLE for r in cases),
+                                   "not_gated": any(r["verdict"] == NOT_GATED for r in cases)}
         table.append({"checkpoint": target.name, "epoch": target.epoch, "cells": cells})
     return [c for c in claim_ids if any(c in r["cells"] for r in table)], table
 
@@ -231,7 +240,7 @@ def write_table(state, path: Path) -> None:
     else:
         def cell(c: dict) -> str:
             count = f" {c['n_passed']}/{c['n']}" if c["n"] > 1 else ""
-            mark = "n/a" if c["not_applicable"] else ("✓" if c["passed"] else "✗")
+            mark = "n/a" if c["not_applicable"] else ("✓" if c["passed"] else "✗") + (" ng" if c["not_gated"] else "")
             return f"{_short(c['value'])} {mark}{count}"
 
         lines = ["| checkpoint | epoch | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
@@ -241,7 +250,8 @@ def write_table(state, path: Path) -> None:
         lines.append("| **first holds** | | " + " | ".join(firsts[c] for c in columns) + " |")
         text = "\n".join(lines) + "\n\nEach cell: the claim's worst value over its cases (per key frequency and "
         text += ("term), ✓ if every case holds, and how many hold; n/a: not applicable, the model does not solve "
-                 "the task (the value is measured, the claim does not hold).\n")
+                 "the task (the value is measured, the claim does not hold); ng: measured, not gated on this "
+                 "architecture.\n")
     write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
@@ -269,4 +279,4 @@ def _short(value: float | None) -> str:
 
 def _csv_cell(cell: dict) -> tuple[str, str]:
     return ("" if cell["value"] is None else f"{cell['value']:.6g}",
-            "n/a" if cell["not_applicable"] else str(cell["passed"]))
+            "n/a" if cell["not_applicable"] else str(cell["passed"]) + (" (not gated)" if cell["not_gated"] else ""))

@@ -13,6 +13,7 @@ metrics' inputs, each mixed into :class:`Run`; the memory bound and the streamed
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -106,6 +107,7 @@ class Run(WeightViews, LogitViews, Spectra):
         logit_acc = TermAccumulator(p, p, self.device)
         predictions = torch.empty(p * p, dtype=torch.long)
         correct = torch.empty(p * p, dtype=torch.float64)
+        wrong = torch.empty(p * p, dtype=torch.float64)
         pairs = all_pairs(p)
         with torch.no_grad():
             for a0, rows in self._a_chunks():
@@ -118,10 +120,11 @@ class Run(WeightViews, LogitViews, Spectra):
                 post_acc.add(a0, post.reshape(-1, p, d_mlp))
                 predictions[rows] = logits.max(-1).indices.cpu()  # the first maximum, as argmax; 4x faster here
                 correct[rows] = logits.gather(-1, labels_[rows, None])[:, 0].double().cpu()
+                wrong[rows] = logits.scatter(-1, labels_[rows, None], -math.inf).max(-1).values.double().cpu()
                 logit_acc.add(a0, logits.reshape(-1, p, p))
                 del hooks, pre, post, logits  # free this block before the next one is made
         by_answer = {"add": logit_acc.by_sum, "sub": logit_acc.by_diff}[self.task]
-        return {"hook_pre": pre_all, "predictions": predictions, "correct": correct,
+        return {"hook_pre": pre_all, "predictions": predictions, "correct": correct, "largest_wrong": wrong,
                 "by_answer": by_answer.cpu(), "post_mean": (post_acc.cols.sum(0) / (p * p)).to(pre_all.dtype),
                 "pre_terms": _to_cpu(pre_acc.finish()), "post_terms": _to_cpu(post_acc.finish()),
                 "logit_terms": _to_cpu(logit_acc.finish())}

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from interp.algorithm import classify_run
 from interp.checkpoint import Checkpoint, load_checkpoints
 from interp.claims.claim import ClaimsFile
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
@@ -104,7 +105,7 @@ class Target:
                           "architecture": ck.model.architecture, "n_layers": getattr(ck.model, "n_layers", 1),
                           "layout": ck.facts.get("layout"), "task": self.task, "task_source": self.task_source,
                           "key_freqs": run.key_freqs, "key_freqs_source": run.key_freqs_source, "epoch": epoch,
-                          "key_freqs_found": found_key_freqs(run),
+                          "key_freqs_found": found_key_freqs(run), "algorithm": classify_run(run),
                           "facts": ck.facts.summary(), "stored": dict(ck.stored)}
         return self._info
 

@@ -21,6 +21,23 @@ KEY_FREQS = "key_freqs"
 PREFIX = {"freq": "k"}  # how an expanded parameter shows in the test id
 
 
+GATE_ARCHITECTURES = ("mlp", "transformer", "deep-mlp", "deep-transformer", "adapted")
+
+
+def gate_architecture(model) -> str:
+    """The architecture a claim's ``gated_on`` names: ``mlp`` or ``transformer`` with one hidden
+    layer or block, ``deep-mlp`` / ``deep-transformer`` with more, ``adapted`` for a lab's own class
+    (unless its adapter names one of the others).
+
+    >>> from interp.planted import planted_clock
+    >>> gate_architecture(planted_clock(11, [1, 2], 8))
+    'mlp'
+    """
+    if model.architecture not in ("mlp", "transformer"):
+        return model.architecture
+    return model.architecture if getattr(model, "n_layers", 1) == 1 else f"deep-{model.architecture}"
+
+
 def run_attrs() -> set[str]:
     """The names of :class:`interp.run.Run` attributes, which a metric's parameters read by name."""
     from interp.run import Run
@@ -44,6 +61,12 @@ class Claim:
     requires: tuple[str, ...] = ()
     references: dict[str, tuple[str, ...]] = field(default_factory=dict)
     threshold_source: str | None = None
+    gated_on: tuple[str, ...] | None = None  # None: every architecture
+
+    def gates(self, architecture: str) -> bool:
+        """Whether the claim gates a model of this architecture (:func:`gate_architecture`); on the
+        others it is measured and reported as NOT-GATED."""
+        return self.gated_on is None or architecture in self.gated_on
 
     def expand(self, key_freqs: list[int]) -> list[ClaimCase]:
         """One :class:`ClaimCase` per combination of the ``for_each`` values."""

@@ -14,6 +14,8 @@ A claims file has two top-level keys::
         source: where the claim comes from
         requires: [test-accuracy]     # optional: evaluated only where these claims hold
         threshold_source: seed        # optional: seed, paper, exact or calibrated (docs/claims.md)
+        gated_on: [mlp, transformer]  # optional (default: all): the architectures it gates; on the
+                                      # others it is measured and reported as NOT-GATED
         references:                   # optional: models it must hold on, and fail on
           holds: [bundled-mlp]
           fails: [control-epoch000000]
@@ -40,12 +42,21 @@ from typing import Any
 import yaml
 
 from interp import metrics, metrics_causal  # noqa: F401  (importing them registers every metric)
-from interp.claims.claim import KEY_FREQS, OPS, PREFIX, Claim, ClaimsFile, KnownFailure, run_attrs
+from interp.claims.claim import (
+    GATE_ARCHITECTURES,
+    KEY_FREQS,
+    OPS,
+    PREFIX,
+    Claim,
+    ClaimsFile,
+    KnownFailure,
+    run_attrs,
+)
 from interp.errors import ClaimsError
 
 DEFAULT_CLAIMS = Path(str(resources.files("interp") / "claims.yaml"))  # shipped as package data
 CLAIM_FIELDS = {"id", "metric", "params", "for_each", "op", "threshold", "claim", "source",
-                "family", "requires", "references", "threshold_source"}
+                "family", "requires", "references", "threshold_source", "gated_on"}
 THRESHOLD_SOURCES = ("seed", "paper", "exact", "calibrated")
 REFERENCE_KINDS = ("holds", "fails")
 REQUIRED_FIELDS = ("id", "metric", "op", "threshold", "claim", "source")
@@ -241,7 +252,21 @@ def _parse_claim(raw: object, index: int, path: str | Path) -> Claim:
     return Claim(id=raw["id"], metric=raw["metric"], op=raw["op"], threshold=float(threshold),
                  statement=raw["claim"].strip(), source=raw["source"].strip(), params=params,
                  for_each=for_each, family=family, requires=tuple(requires),
-                 references=_parse_references(raw.get("references"), fail), threshold_source=threshold_source)
+                 references=_parse_references(raw.get("references"), fail), threshold_source=threshold_source,
+                 gated_on=_parse_gated_on(raw.get("gated_on", "all"), fail))
+
+
+def _parse_gated_on(raw: object, fail: Callable[[str], ClaimsError]) -> tuple[str, ...] | None:
+    """``gated_on: all`` (the default) or a list of architectures (``GATE_ARCHITECTURES``)."""
+    if raw == "all":
+        return None
+    if not isinstance(raw, list) or not all(isinstance(a, str) for a in raw):
+        raise fail(f"gated_on must be 'all' or a list of architectures ({', '.join(GATE_ARCHITECTURES)})")
+    bad = [a for a in raw if a not in GATE_ARCHITECTURES]
+    if bad:
+        raise fail(f"gated_on names {bad[0]!r}{_did_you_mean(bad[0], GATE_ARCHITECTURES)}; "
+                   f"allowed: {', '.join(GATE_ARCHITECTURES)}")
+    return tuple(raw)
 
 
 def _parse_references(raw: object, fail: Callable[[str], ClaimsError]) -> dict[str, tuple[str, ...]]:

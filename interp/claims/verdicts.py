@@ -6,8 +6,12 @@
 * ``KNOWN-FAIL``: a failure recorded in ``known_failures`` for exactly this sha256, with the same
   value (``math.isclose``, absolute tolerance 1e-4). A drifted value, a non-finite one or a
   record of a claim that now holds is a ``FAIL``.
+* ``NOT-GATED``: the claim is measured and reported, but it does not gate this architecture
+  (its ``gated_on`` leaves it out: the calibration population shows it does not describe that
+  architecture's grokked models, or it was never claimed for it). Never a PASS, and not counted by
+  the gate; the value and what the comparison gives are in the report.
 * ``SKIP``: the metric reads something the architecture does not have (``W_E @ W_in`` of a
-  transformer); not a verdict on the model, and not counted by the gate.
+  transformer); no value, not a verdict on the model, and not counted by the gate.
 
 Whether a claim holds *by construction* is a property of the architecture
 (``by_construction`` in :mod:`interp.arch`): such a claim is still measured and reported.
@@ -19,11 +23,12 @@ import math
 from dataclasses import dataclass
 
 from interp import metrics, metrics_causal  # noqa: F401  (importing them registers every metric)
-from interp.claims.claim import Claim, ClaimCase, ClaimsFile, KnownFailure, run_attrs
+from interp.claims.claim import Claim, ClaimCase, ClaimsFile, KnownFailure, gate_architecture, run_attrs
 from interp.registry import NotDefined
 
 KNOWN_VALUE_TOLERANCE = 1e-4  # absolute, as math.isclose(abs_tol=...)
 PASS, FAIL, KNOWN_FAIL, NOT_APPLICABLE, SKIP = "PASS", "FAIL", "KNOWN-FAIL", "N/A", "SKIP"
+NOT_GATED = "NOT-GATED"
 
 
 def evaluate(case: ClaimCase, run) -> float:
@@ -121,6 +126,11 @@ def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str) -> Verdict:
         return Verdict(case, SKIP, None, f"not defined for this architecture: {exc}")
     constructed = run.model.by_construction.get(claim.metric)
     by_construction = constructed.reason if constructed and case.judge(constructed.value) else None
+    architecture = gate_architecture(run.model)
+    if not claim.gates(architecture):
+        held = "holds" if math.isfinite(value) and case.judge(value) else "does not hold"
+        return Verdict(case, NOT_GATED, value, f"measured, not gated on a {architecture} (gated on: "
+                       f"{', '.join(claim.gated_on)}); here it {held}", by_construction)
     unmet = requirement_failures(claim, claims, run)
     if unmet:
         return Verdict(case, NOT_APPLICABLE, value, f"it describes how a model solves the task, and this one "

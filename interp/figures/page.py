@@ -23,9 +23,12 @@ VERDICTS = (
     ("KNOWN-FAIL", "known", "a failure recorded in the claims file for exactly this checkpoint"),
     ("N/A", "na", "not applicable (counted as failing): a claim it requires does not hold, so the model does not "
                   "solve the task"),
+    ("NOT-GATED", "skip", "measured, but the claim does not gate this architecture (docs/claims.md, "
+                          "\"Which architectures each claim gates\"); not counted"),
     ("SKIP", "skip", "not defined for this architecture; not counted"),
 )
-VERDICT_CLASS = {"PASS": "pass", "FAIL": "fail", "KNOWN-FAIL": "known", "N/A": "na", "SKIP": "skip"}
+VERDICT_CLASS = {"PASS": "pass", "FAIL": "fail", "KNOWN-FAIL": "known", "N/A": "na", "NOT-GATED": "skip",
+                 "SKIP": "skip"}
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1340px;margin:0 auto;

@@ -78,6 +78,12 @@ class LogitViews:
         """The logit of the correct class (the task's answer), per pair (float64)."""
         return self._pass["correct"]
 
+    @property
+    def largest_wrong_logits(self) -> Float[Tensor, " pair"]:
+        """The largest logit of a wrong class, per pair (float64): what Zhong et al.'s training
+        script reads for the distance irrelevance it logs (their published column)."""
+        return self._pass["largest_wrong"]
+
     @cached_property
     def trig_directions(self) -> Float[Tensor, "d y"]:
         """Nanda et al.'s directions over the ``p*p`` pairs, as functions of the task's answer ``y``

@@ -86,6 +86,7 @@ def train(task: str):
     (Nanda et al.'s betas and weight decay), until it has memorised that split."""
     model = new_model()
     _, _, tokens = pairs_and_tokens()
+    triples = zhong_triples(P)
     train_idx = split_indices(P)[0]
     x, y = tokens[train_idx], torch.tensor(answers(task))[train_idx]
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY, betas=(0.9, 0.98))
@@ -181,8 +182,8 @@ def cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def gradient_cosines(model, tokens: torch.Tensor, y: np.ndarray) -> np.ndarray:
-    """Per pair, the cosine between the correct logit's gradients with respect to the residual
-    stream at position 0 (``W_E[a] + W_pos[0]``) and at position 1; pairs with a zero gradient left out."""
+    """Per sequence, the cosine between the gradients of logit ``y`` with respect to the residual
+    stream at position 0 (``W_E[a] + W_pos[0]``) and at position 1 (signed; NaN where one is zero)."""
     kept = {}
 
     def keep(resid, hook):
@@ -195,9 +196,15 @@ def gradient_cosines(model, tokens: torch.Tensor, y: np.ndarray) -> np.ndarray:
         logits.gather(-1, torch.tensor(y)[:, None]).sum().backward()
     grad = kept["resid"].grad.double().numpy()
     g_a, g_b = grad[:, 0], grad[:, 1]
-    n_a, n_b = np.linalg.norm(g_a, axis=-1), np.linalg.norm(g_b, axis=-1)
-    alive = (n_a > 0) & (n_b > 0)
-    return (g_a * g_b).sum(-1)[alive] / (n_a * n_b)[alive]
+    return (g_a * g_b).sum(-1) / np.linalg.norm(g_a, axis=-1) / np.linalg.norm(g_b, axis=-1)
+
+
+def zhong_triples(p: int) -> np.ndarray:
+    """Zhong et al.'s 100 ``(a, b, c)`` (eval-main.ipynb: ``random.Random(42)``, ``c`` any class)."""
+    import itertools
+    import random
+
+    return np.array(random.Random(42).sample(list(itertools.product(range(p), repeat=3)), 100))
 
 
 def independent_values(path, task: str, key_freqs: list[int]) -> dict:
@@ -207,6 +214,7 @@ def independent_values(path, task: str, key_freqs: list[int]) -> dict:
     model.load_state_dict(state, strict=True)
     weights = {k: v.double().numpy() for k, v in state.items() if v.is_floating_point()}
     _, _, tokens = pairs_and_tokens()
+    triples = zhong_triples(P)
     with torch.no_grad():
         logits_t, cache = model.run_with_cache(tokens)
     logits = logits_t[:, 2].double().numpy()
@@ -265,8 +273,8 @@ def independent_values(path, task: str, key_freqs: list[int]) -> dict:
         "neuron_concentration_quantile": lambda quantile: np.quantile(best, quantile),
         "neuron_cluster_fraction": lambda cut=0.85: (best >= cut).mean(),
         "distance_irrelevance": distance_irrelevance,
-        "gradient_symmetricity": lambda n_pairs=512: gradient_cosines(
-            model, tokens[:: max(1, P * P // n_pairs)], y[:: max(1, P * P // n_pairs)]).mean(),
+        "gradient_symmetricity": lambda n_triples=100: gradient_cosines(
+            model, tokens[triples[:, 0] * P + triples[:, 1]], triples[:, 2]).mean(),
         "restricted_loss": lambda split: cross_entropy(restricted[splits[split]], y[splits[split]]),
         "excluded_loss_vs_uniform": lambda split: cross_entropy(
             (logits - components)[splits[split]], y[splits[split]]) / math.log(P),
