@@ -1,6 +1,6 @@
 """Place the thresholds and decide which architectures each claim gates, from the population:
 ``python -m calibration.calibrate`` prints what the rule gives for every claim of the default
-claims file, beside what the file says.
+claims file, beside what the file says; ``--write`` writes it into the file.
 
 The rule, per claim, over the clean grokked models of ``population.csv`` (``clean == 1``, stage
 ``final``), each represented by its worst case:
@@ -17,7 +17,8 @@ The rule, per claim, over the clean grokked models of ``population.csv`` (``clea
    again without it (its threshold can only move away from the dropped models), until nothing
    changes.
 3. An architecture without clean models in the population (deeper models, a lab's own adapter) is
-   gated only by the claims gated on ``all`` (``test-accuracy``).
+   gated only by the claims gated on ``all``: those of :data:`EVERY_ARCHITECTURE`, the task itself
+   (``test-accuracy``), where the population's architectures all bear them out.
 
 The seed's, the paper's and the exact thresholds are not moved; step 2 alone decides where they
 gate. ``tests/acceptance/test_population.py`` recomputes all of this from the committed file.
@@ -37,6 +38,7 @@ POPULATION = ROOT / "population.csv"
 GATED_SHARE = 0.95  # a gated claim holds on at least this share of the held-out grokked models
 ARCHITECTURES = ("mlp", "transformer")  # those the population has (1 layer / 1 block each)
 HALVES = ("calibration", "held-out")
+EVERY_ARCHITECTURE = ("accuracy",)  # metrics that define the task: gated on all, deeper models included
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq}
 
 
@@ -130,21 +132,44 @@ def place(claim, rows: list[dict], nearest_negative: float | None) -> Placement:
     return Placement(claim.id, claim.op, threshold, calibrated, nearest_negative, gated, held, worst)
 
 
-def main() -> int:
+def write_placement(text: str, found: Placement, gated_on_all: bool) -> str:
+    """The claims file's text with one claim's ``threshold`` (a calibrated one the population
+    places) and ``gated_on`` set as the rule gives them; comments and order are kept."""
+    import re
+
+    start = text.index(f"  - id: {found.claim_id}\n")
+    end = min(i for i in (text.find("\n  - id: ", start + 1), text.find("\n\n", start)) if i != -1)
+    block = text[start:end]
+    if found.calibrated and found.gated_on:
+        block = re.sub(r"(?m)^    threshold: .*$", f"    threshold: {found.threshold:g}", block)
+    block = re.sub(r"(?m)^    gated_on: .*\n", "", block)
+    if not gated_on_all:
+        block = re.sub(r"(?m)^(    threshold_source: .*)$",
+                       lambda m: f"{m.group(1)}\n    gated_on: [{', '.join(found.gated_on)}]", block)
+    return text[:start] + block + text[end:]
+
+
+def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT.parent))
     from interp.claims.load import DEFAULT_CLAIMS, load_claims
     from tests._references import calibration
 
     claims = load_claims(DEFAULT_CLAIMS)
     rows = read_population()
+    text = DEFAULT_CLAIMS.read_text()
     for claim in claims.claims:
         negative = calibration(claim, claims, None)["nearest_negative"]
         found = place(claim, rows, None if negative is None else negative[1])
+        every = claim.metric in EVERY_ARCHITECTURE and found.gated_on == list(ARCHITECTURES)
+        text = write_placement(text, found, every)
         counts = ", ".join(f"{a} {h}/{n}" for a, (h, n) in found.held.items())
         print(f"{claim.id:38} {claim.op:>2} {found.threshold:<10g} gated_on {found.gated_on}  held-out: {counts}"
               f"  (file: {claim.threshold:g}, {list(claim.gated_on) if claim.gated_on is not None else 'all'})")
+    if "--write" in argv:
+        DEFAULT_CLAIMS.write_text(text)
+        print(f"{DEFAULT_CLAIMS}: thresholds and gated_on written")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

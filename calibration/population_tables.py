@@ -67,7 +67,8 @@ def claims_table(claims, rows: list[dict], placements: dict) -> str:
 def algorithm_table(rows: list[dict]) -> str:
     """Per family, the clean grokked models' verdicts (calibration + held-out) and their numbers."""
     lines = ["| family | role | models | clock | pizza | undetermined | "
-             "gradient symmetricity, 10th / 50th / 90th pct | distance irrelevance | wrong-logit distance irrelevance |",
+             "gradient symmetricity, 10th / 50th / 90th pct | distance irrelevance | "
+             "wrong-logit distance irrelevance |",
              "|---|---|---|---|---|---|---|---|---|"]
     families = sorted({r["family"] for r in rows})
     for family in families:

@@ -14,6 +14,7 @@ import math
 from functools import cache
 from pathlib import Path
 
+from calibration.calibrate import rule_threshold  # noqa: F401  (the rule, for the tests that import it here)
 from conftest import REFERENCE_SHA256
 from interp.checkpoint import Checkpoint, load_checkpoint
 from interp.claims.claim import OPS
@@ -127,21 +128,29 @@ def calibration(claim, claims, reference_path: Path | None) -> dict:
             "nearest_negative": max(negatives) if negatives else None}
 
 
-def rule_threshold(worst_positive: float, nearest_negative: float) -> float:
-    """The rule that places a calibrated threshold: halfway between the worst positive reference
-    and the nearest negative one, rounded to two significant digits (three, or more, where two
-    would not fall strictly between them); on a logarithmic scale (the geometric mean, one
-    significant digit, or more) where both are positive and more than a hundred times apart, as
-    losses are.
+@cache
+def population_placement(claim_id: str):
+    """What the calibration population gives for a claim of the default claims file
+    (:func:`calibration.calibrate.place`: its threshold, the architectures it gates)."""
+    from calibration.calibrate import place
+    from interp.claims.load import DEFAULT_CLAIMS, load_claims
 
-    >>> rule_threshold(0.987, 0.910), rule_threshold(0.654, 0.0432), rule_threshold(1.5e-6, 0.019)
-    (0.95, 0.35, 0.0002)
-    >>> rule_threshold(0.8893, 0.8821)  # 0.89 would not be below 0.8893
-    0.886
-    """
-    low, high = sorted((worst_positive, nearest_negative))
-    logarithmic = low > 0 and high / low > 100
-    middle, digits = (math.sqrt(low * high), 1) if logarithmic else ((low + high) / 2, 2)
-    while not low < float(f"{middle:.{digits - 1}e}") < high:
-        digits += 1
-    return float(f"{middle:.{digits - 1}e}")
+    claims = load_claims(DEFAULT_CLAIMS)
+    claim = claims.claim(claim_id)
+    negative = calibration(claim, claims, None)["nearest_negative"]
+    return place(claim, _population(), None if negative is None else negative[1])
+
+
+@cache
+def _population() -> list[dict]:
+    from calibration.calibrate import read_population
+
+    return read_population()
+
+
+def placed_by_population(claim) -> bool:
+    """A calibrated claim whose threshold the population places (it gates an architecture); the
+    others keep the references' placement."""
+    return claim.threshold_source == "calibrated" and bool(population_placement(claim.id).gated_on)
+
+

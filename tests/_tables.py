@@ -20,9 +20,18 @@ from functools import partial
 from pathlib import Path
 
 from interp.claims.claim import ClaimsFile
-from interp.claims.verdicts import KNOWN_FAIL, NOT_APPLICABLE, PASS, assess
+from interp.claims.verdicts import KNOWN_FAIL, NOT_APPLICABLE, NOT_GATED, PASS, assess
 from interp.report import format_number
-from tests._references import architecture_of, calibration, case_values, reference_names, rule_threshold, run_of
+from tests._references import (
+    architecture_of,
+    calibration,
+    case_values,
+    placed_by_population,
+    population_placement,
+    reference_names,
+    rule_threshold,
+    run_of,
+)
 
 
 def _number(value: float | None) -> str:
@@ -38,11 +47,14 @@ def thresholds_table(claims: ClaimsFile, reference_path: Path | None) -> str:
         numbers = calibration(claim, claims, reference_path)
         pos, neg = numbers["worst_positive"], numbers["nearest_negative"]
         rule = rule_threshold(pos[1], neg[1]) if pos and neg and claim.threshold_source == "calibrated" else None
+        if placed_by_population(claim):
+            rule = None
+            placed = f"{claim.op} {population_placement(claim.id).threshold:g} (population)"
         lines.append(
             f"| `{claim.id}` | {claim.op} {claim.threshold:g} | {claim.threshold_source or '–'} | "
             + (f"{_number(pos[1])} ({pos[2]})" if pos else "–") + " | "
             + (f"{_number(neg[1])} ({neg[2]})" if neg else "–") + " | "
-            + ("–" if rule is None else f"{claim.op} {rule:g}") + " |")
+            + (placed if placed_by_population(claim) else "–" if rule is None else f"{claim.op} {rule:g}") + " |")
     return "\n".join(lines)
 
 
@@ -55,6 +67,10 @@ def _cell(claim, claims: ClaimsFile, run) -> str:
     verdicts = [assess(case, run, claims, run.checkpoint.sha256) for case in claim.expand(run.key_freqs)]
     worst = min(verdicts, key=lambda v: -math.inf if v.margin is None or not math.isfinite(v.margin) else v.margin)
     statuses = {v.status for v in verdicts}
+    if statuses == {NOT_GATED}:  # measured where the claim does not gate: whether the value holds
+        held = sum(v.passed for v in verdicts)
+        count = f" {held}/{len(verdicts)}" if len(verdicts) > 1 else ""
+        return f"{_number(worst.value)} {'✓' if held == len(verdicts) else '✗'} ng{count}"
     mark = ("n/a" if NOT_APPLICABLE in statuses else "✓" if statuses == {PASS} else
             "✗ known" if statuses <= {PASS, KNOWN_FAIL} else "✗")
     count = f" {sum(v.status == PASS for v in verdicts)}/{len(verdicts)}" if len(verdicts) > 1 else ""
@@ -89,6 +105,12 @@ def verdicts_table(claims: ClaimsFile, reference_path: Path | None, models: dict
             verdicts = [assess(case, run, claims, run.checkpoint.sha256) for case in claim.expand(run.key_freqs)]
             failing = [v for v in verdicts if v.status != PASS]
             shown = min(verdicts, key=lambda v: v.margin)
+            if all(v.status == NOT_GATED for v in verdicts):  # measured, not gated: whether it holds
+                missing = [v for v in verdicts if not v.passed]
+                cases = ", ".join(f"{v.case.id.split('[')[-1].rstrip(']')} {_number(v.value)}" for v in missing)
+                cells.append(f"NOT-GATED: {_number(shown.value)}, " + (
+                    "holds" if not missing else f"fails ({cases})" if len(verdicts) > 1 else "fails"))
+                continue
             if not failing:
                 detail = " (by construction)" if shown.by_construction else (
                     f" ({len(verdicts)} cases)" if len(verdicts) > 1 else "")

@@ -30,7 +30,7 @@ def gate_architecture(model) -> str:
     (unless its adapter names one of the others).
 
     >>> from interp.planted import planted_clock
-    >>> gate_architecture(planted_clock(11, [1, 2], 8))
+    >>> gate_architecture(planted_clock(11, [1, 2], 16))
     'mlp'
     """
     if model.architecture not in ("mlp", "transformer"):

@@ -129,8 +129,9 @@ def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str) -> Verdict:
     architecture = gate_architecture(run.model)
     if not claim.gates(architecture):
         held = "holds" if math.isfinite(value) and case.judge(value) else "does not hold"
-        return Verdict(case, NOT_GATED, value, f"measured, not gated on a {architecture} (gated on: "
-                       f"{', '.join(claim.gated_on)}); here it {held}", by_construction)
+        gated = ", ".join(claim.gated_on) or "no architecture: the population bears it out on none"
+        return Verdict(case, NOT_GATED, value, f"measured, not gated on a {architecture} (gated on: {gated}); "
+                       f"here it {held}", by_construction)
     unmet = requirement_failures(claim, claims, run)
     if unmet:
         return Verdict(case, NOT_APPLICABLE, value, f"it describes how a model solves the task, and this one "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from calibration.calibrate import GATED_SHARE, grokked_values, place, read_population, rule_threshold, worst_of
+from calibration.calibrate import EVERY_ARCHITECTURE, GATED_SHARE, grokked_values, place, read_population, rule_threshold, worst_of
 from calibration.population_tables import population_tables
 from interp import algorithm
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
@@ -29,6 +29,7 @@ def test_claim_is_gated_where_the_rule_gates_it(claim):
     found = placement(claim)
     gated = list(claim.gated_on) if claim.gated_on is not None else None
     if gated is None:  # gated on every architecture: the population's, and those it has no models of
+        assert claim.metric in EVERY_ARCHITECTURE, f"{claim.id}: gated_on all, but only the task itself may be"
         assert found.gated_on == ["mlp", "transformer"], f"{claim.id}: gated_on all, the rule gives {found.gated_on}"
     else:
         assert gated == found.gated_on, f"{claim.id}: gated_on {gated}, the rule gives {found.gated_on} " \

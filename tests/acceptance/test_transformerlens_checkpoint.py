@@ -86,7 +86,6 @@ def train(task: str):
     (Nanda et al.'s betas and weight decay), until it has memorised that split."""
     model = new_model()
     _, _, tokens = pairs_and_tokens()
-    triples = zhong_triples(P)
     train_idx = split_indices(P)[0]
     x, y = tokens[train_idx], torch.tensor(answers(task))[train_idx]
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY, betas=(0.9, 0.98))
