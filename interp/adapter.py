@@ -25,7 +25,11 @@ that exposes the three hooks and its readout into such a model::
         )
 
 Claims that read what the model does not give (``W_neur``; the embedding, when not given) are
-reported as not evaluated.
+reported as not evaluated. ``architecture`` (default ``"adapted"``) decides which claims gate the
+model: the calibration population has no models of a lab's own class, so only the claims gated
+on every architecture (``test-accuracy``) gate it and the others are reported NOT-GATED
+(docs/claims.md), unless the adapter says the class is one the population has, ``"mlp"`` (one
+hidden layer reading ``f(a) + g(b)``) or ``"transformer"`` (one block).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class Adapted:
     hooks: ``(x_a, x_b) -> {"hook_pre", "hook_post", "logits"}``: the neurons the claims read,
     before and after the activation, and the ``p`` answer logits.
     readout: ``[d_mlp, p]``; embedding: ``[p, d]`` or None; act: the activation's name.
+    architecture: the ``gated_on`` name the claims gate it as (see above).
     """
 
     p: int

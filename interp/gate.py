@@ -172,7 +172,8 @@ class ReportPlugin:
         report = yield
         if isinstance(item, ClaimItem) and item.verdict is not None and report.when == "call":
             target = item.target
-            report.interp_row = {"checkpoint": target.name, "order": item.order, "row": verdict_row(item.verdict)}
+            report.interp_row = {"checkpoint": target.name, "order": item.order, "row": verdict_row(item.verdict),
+                                 "algorithm": target.algorithm}
         return report
 
     @pytest.hookimpl(tryfirst=True)
@@ -181,6 +182,7 @@ class ReportPlugin:
         if data is None:
             return
         self.state.rows.setdefault(data["checkpoint"], []).append(data)
+        self.state.algorithms.setdefault(data["checkpoint"], data["algorithm"])
         _junit_classname(self.config, report, data["checkpoint"])
 
     def pytest_terminal_summary(self, terminalreporter) -> None:

@@ -52,7 +52,8 @@ def totals(rows: list[dict]) -> dict[str, int]:
             "by_construction": sum(r["verdict"] == PASS and bool(r.get("holds_by_construction")) for r in rows)}
 
 
-def checkpoint_report(target, rows: list[dict], deselected: list[str] | None = None, traced: bool = False) -> dict:
+def checkpoint_report(target, rows: list[dict], deselected: list[str] | None = None, traced: bool = False,
+                      algorithm_entry: dict | None = None) -> dict:
     """One checkpoint's report: identity, architecture, task, shapes, key frequencies, totals,
     every evaluated claim, the claims not defined for its architecture, and the claim cases the
     run did not select."""
@@ -77,7 +78,7 @@ def checkpoint_report(target, rows: list[dict], deselected: list[str] | None = N
         "key_freqs_source": info["key_freqs_source"],
         **({"key_freqs_found": info["key_freqs_found"]} if info.get("key_freqs_found") is not None else {}),
         **({"warnings": [warning]} if warning else {}),
-        "algorithm": info["algorithm"],
+        **({"algorithm": algorithm_entry} if algorithm_entry is not None else {}),
         "totals": totals(evaluated),
         "claims": evaluated,
         "not_evaluated": [{"id": r["id"], "reason": r.get("message", "")} for r in ordered if r["verdict"] == "SKIP"],
@@ -87,8 +88,8 @@ def checkpoint_report(target, rows: list[dict], deselected: list[str] | None = N
 
 def build_report(state) -> dict:
     traced = state.trace is not None
-    reports = [checkpoint_report(t, state.rows.get(t.name, []), trace.deselected(state, t), traced)
-               for t in state.targets]
+    reports = [checkpoint_report(t, state.rows.get(t.name, []), trace.deselected(state, t), traced,
+                                 state.algorithms.get(t.name)) for t in state.targets]
     options = dict(sorted({**state.options.summary(), **(state.trace.options() if traced else {})}.items()))
     run = {**({"claims_file": state.trace.claims_file()} if traced else {}), "options": options,
            **({"notes": list(state.notes)} if state.notes else {})}
@@ -103,7 +104,9 @@ def write_report(state, path: Path) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
-def _verdict(row: dict) -> str:
+def verdict_word(row: dict) -> str:
+    """The verdict as the terminal summary prints it (``PASS (by construction)``, ``NOT-GATED
+    (holds)``, ...)."""
     if row["verdict"] == NOT_GATED:
         return f"{NOT_GATED} ({'holds' if row['passed'] else 'does not hold'})"
     return row["verdict"] + (" (by construction)" if row.get("holds_by_construction") and row["passed"] else "")
@@ -136,7 +139,8 @@ def summary_lines(state) -> list[str]:
                      f"[{info['key_freqs_source']}]): {t['passed']} of {t['claims']} claims hold"
                      + (f"; {', '.join(extra)}" if extra else ""))
         lines.extend(trace.checkpoint_lines(state, target))
-        lines.append(f"  {algorithm.line(info['algorithm'])}")
+        if target.name in state.algorithms:
+            lines.append(f"  {algorithm.line(state.algorithms[target.name])}")
         for reason in dict.fromkeys(r["not_applicable"] for r in rows if r["verdict"] == NOT_APPLICABLE):
             lines.append(f"  N/A (not applicable, counted as failing): {reason}")
         lines.append(f"  {'claim':<28} {'value':>12} {'threshold':>12} {'margin':>10}  verdict")
@@ -150,7 +154,7 @@ def summary_lines(state) -> list[str]:
             value = "" if row["value"] is None else format_value(row["value"])
             margin = "" if row["margin"] is None else f"{row['margin'] + 0.0:+.4f}"
             lines.append(f"  {row['id']:<28} {value:>12} {row['op']:>2} {row['threshold']:<9.6g} "
-                         f"{margin:>10}  {_verdict(row)}")
+                         f"{margin:>10}  {verdict_word(row)}")
             base = row["id"].split("[")[0]
             if row["verdict"] in (FAIL, KNOWN_FAIL) and base not in explained:
                 explained.add(base)
@@ -160,19 +164,23 @@ def summary_lines(state) -> list[str]:
     return lines
 
 
+def folded(cases: list[dict]) -> list[dict]:
+    """One claim's rows: one row, ``<id>[*] (n cases)``, carrying the worst case's value, when they
+    are all N/A or all NOT-GATED (a NOT-GATED one holds if every case does); else as they are."""
+    if len(cases) < 2 or {r["verdict"] for r in cases} not in ({NOT_APPLICABLE}, {NOT_GATED}):
+        return cases
+    worst = min(cases, key=lambda r: -math.inf if r["margin"] is None else r["margin"])
+    return [dict(worst, id=f"{worst['id'].split('[')[0]}[*] ({len(cases)} cases)",
+                 passed=all(r["passed"] for r in cases))]
+
+
 def _collapse_not_applicable(rows: list[dict]) -> list[dict]:
-    """Rows in table order (failing first, then by family and claim order); the cases of a claim
-    that are all N/A become one row, ``<id>[*] (n cases)``, carrying the worst case's value."""
+    """Rows in table order (failing first, then by family and claim order), each claim's cases
+    :func:`folded`."""
     by_claim: dict[str, list[dict]] = {}
     for row in rows:
         by_claim.setdefault(row["id"].split("[")[0], []).append(row)
-    out = []
-    for base, cases in by_claim.items():
-        if len(cases) > 1 and all(r["verdict"] == NOT_APPLICABLE for r in cases):
-            worst = min(cases, key=lambda r: -math.inf if r["margin"] is None else r["margin"])
-            out.append(dict(worst, id=f"{base}[*] ({len(cases)} cases)"))
-        else:
-            out.extend(cases)
+    out = [row for cases in by_claim.values() for row in folded(cases)]
     rank = {FAIL: 0, KNOWN_FAIL: 0, NOT_APPLICABLE: 1, PASS: 2, NOT_GATED: 3}
     return sorted(out, key=lambda r: (rank.get(r["verdict"], 3), _family_rank(r["family"]), r["order"]))
 

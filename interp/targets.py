@@ -56,6 +56,7 @@ class Target:
     _checkpoint: Checkpoint | None = None
     device: str = "cpu"
     _run: Run | None = None
+    _algorithm: dict | None = None
     _info: dict | None = None
 
     @property
@@ -105,9 +106,17 @@ class Target:
                           "architecture": ck.model.architecture, "n_layers": getattr(ck.model, "n_layers", 1),
                           "layout": ck.facts.get("layout"), "task": self.task, "task_source": self.task_source,
                           "key_freqs": run.key_freqs, "key_freqs_source": run.key_freqs_source, "epoch": epoch,
-                          "key_freqs_found": found_key_freqs(run), "algorithm": classify_run(run),
+                          "key_freqs_found": found_key_freqs(run),
                           "facts": ck.facts.summary(), "stored": dict(ck.stored)}
         return self._info
+
+    @property
+    def algorithm(self) -> dict:
+        """Clock or pizza (:func:`interp.algorithm.classify_run`), computed where the model runs
+        (a pytest-xdist worker sends it to the main process with each claim's row)."""
+        if self._algorithm is None:
+            self._algorithm = classify_run(self.run)
+        return self._algorithm
 
     @property
     def run(self) -> Run:
@@ -138,6 +147,7 @@ class ClaimsSession:
     table_path: Path | None = None
     figures_dir: Path | None = None
     rows: dict[str, list[dict]] = field(default_factory=dict)  # checkpoint name -> report rows
+    algorithms: dict[str, dict] = field(default_factory=dict)  # checkpoint name -> its clock/pizza entry
     options: Facts = field(default_factory=Facts)
     notes: list[str] = field(default_factory=list)
     trace: Trace | None = None  # the claims file, the options given, the selection (interp.trace)

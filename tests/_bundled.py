@@ -1,7 +1,12 @@
 """The bundled checkpoint (``fixtures/p113/epoch050000.pt``, trained by this project) as the tests
-gate it in place of the third-party reference: its known failures, as the default claims file
-records them for its sha256, copies of it outside the repository, and claims files with one of its
-records changed."""
+gate it in place of the third-party reference: copies of it outside the repository, and the claims
+file the known-failure tests gate it with.
+
+The default claims file gates none of the claims this checkpoint refutes (the calibration
+population shows they do not describe grokked MLPs: NOT-GATED), so it records no known failure.
+To test known failures on a real checkpoint, :func:`claims_gating_everything` writes the default
+claims with every claim gated on every architecture and this checkpoint's refutations recorded,
+as the default file held them before the population calibration (issue 16)."""
 
 from __future__ import annotations
 
@@ -18,10 +23,33 @@ N_KEY = 13  # key frequencies the rule finds on it (the reference has the same 1
 DRIFTING = "fve[k23-sin]"  # a known failure; so are the other k23 cases, fve[k23-cos] and fve-signed[k23-*]
 
 
+# its refutations where every claim gates it: the seed's FVE (and its twin) at frequencies 23 and 35,
+# and the excluded losses' lower bounds, which the population placed for transformers (0.99, 1)
+RECORDS = {"fve[k23-sin]": 0.611858, "fve[k23-cos]": 0.746812, "fve[k35-sin]": 0.833115, "fve[k35-cos]": 0.832556,
+           "fve-signed[k23-sin]": 0.611858, "fve-signed[k23-cos]": 0.744795, "fve-signed[k35-sin]": 0.833115,
+           "fve-signed[k35-cos]": 0.832246, "excluded-loss": 0.903227, "clock-excluded-loss": 0.896416}
+
+
 def known_failures() -> dict[str, float]:
-    """``{case id: recorded value}`` of the bundled checkpoint's known failures."""
+    """``{case id: recorded value}`` of the bundled checkpoint's known failures in
+    :func:`claims_gating_everything`."""
+    return dict(RECORDS)
+
+
+def claims_gating_everything(folder: Path, records: dict[str, float] | None = None) -> Path:
+    """The default claims, written into ``folder/claims.yaml``, with every claim gated on every
+    architecture and the bundled checkpoint's ``records`` (default :data:`RECORDS`) as its known
+    failures."""
+    raw = yaml.safe_load(DEFAULT_CLAIMS.read_text(encoding="utf-8"))
+    for claim in raw["claims"]:
+        claim.pop("gated_on", None)
     sha = sha256_of(BUNDLED)
-    return {kf.claim: kf.value for kf in load_claims(DEFAULT_CLAIMS).known_failures if kf.sha256 == sha}
+    raw["known_failures"] = [{"claim": case, "sha256": sha, "value": value, "reason": "refuted on the bundled MLP"}
+                             for case, value in (RECORDS if records is None else records).items()]
+    path = folder / "claims.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    load_claims(path)  # valid
+    return path
 
 
 def copied_to(folder: Path) -> Path:
@@ -33,13 +61,7 @@ def copied_to(folder: Path) -> Path:
 
 
 def claims_with_record(folder: Path, case: str, value: float) -> Path:
-    """The default claims file, written into ``folder``, with the bundled checkpoint's record of
-    ``case`` changed to ``value``."""
-    raw = yaml.safe_load(DEFAULT_CLAIMS.read_text(encoding="utf-8"))
-    sha = sha256_of(BUNDLED)
-    records = [r for r in raw["known_failures"] if r["claim"] == case and r["sha256"] == sha]
-    assert len(records) == 1, f"no single record of {case} for the bundled checkpoint"
-    records[0]["value"] = value
-    path = folder / "claims.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    return path
+    """:func:`claims_gating_everything` with the bundled checkpoint's record of ``case`` changed to
+    ``value``."""
+    assert case in RECORDS, f"no record of {case} for the bundled checkpoint"
+    return claims_gating_everything(folder, {**RECORDS, case: value})

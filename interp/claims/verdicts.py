@@ -9,7 +9,8 @@
 * ``NOT-GATED``: the claim is measured and reported, but it does not gate this architecture
   (its ``gated_on`` leaves it out: the calibration population shows it does not describe that
   architecture's grokked models, or it was never claimed for it). Never a PASS, and not counted by
-  the gate; the value and what the comparison gives are in the report.
+  the gate; the value and what the comparison gives are in the report (``passed`` is false where
+  a claim it requires does not hold: it would be N/A).
 * ``SKIP``: the metric reads something the architecture does not have (``W_E @ W_in`` of a
   transformer); no value, not a verdict on the model, and not counted by the gate.
 
@@ -54,13 +55,13 @@ class Verdict:
     message: str = ""
     by_construction: str | None = None
     known_failure: KnownFailure | None = None
-    unmet: tuple[str, ...] = ()  # on N/A: the required claim cases that do not hold, as "id value op threshold"
+    unmet: tuple[str, ...] = ()  # on N/A or NOT-GATED: the required cases that do not hold, "id value op threshold"
 
     @property
     def passed(self) -> bool:
         """The claim's comparison holds on a finite, applicable value (SPEC's ``passed``)."""
         return self.value is not None and math.isfinite(self.value) and self.status != NOT_APPLICABLE and \
-            self.case.judge(self.value)
+            not self.unmet and self.case.judge(self.value)
 
     @property
     def margin(self) -> float | None:
@@ -77,7 +78,8 @@ class Verdict:
         head = f"{self.case.id}: {format_value(self.value)} {c.op} {c.threshold:g} (margin {self.margin:+.4g})"
         # an N/A line names only what it lacks: dozens of them share one explanation, which the
         # summary prints once (pytest does not shorten summary lines when CI is set)
-        reason = f"not applicable: {'; '.join(self.unmet)} is false" if self.unmet else self.message
+        reason = (f"not applicable: {'; '.join(self.unmet)} is false" if self.unmet and self.status == NOT_APPLICABLE
+                  else self.message)
         return f"{head} {self.status}" + (f" -- {reason}" if reason else "")
 
 
@@ -126,13 +128,14 @@ def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str) -> Verdict:
         return Verdict(case, SKIP, None, f"not defined for this architecture: {exc}")
     constructed = run.model.by_construction.get(claim.metric)
     by_construction = constructed.reason if constructed and case.judge(constructed.value) else None
+    unmet = requirement_failures(claim, claims, run)
     architecture = gate_architecture(run.model)
     if not claim.gates(architecture):
-        held = "holds" if math.isfinite(value) and case.judge(value) else "does not hold"
+        held = ("is not applicable" if unmet else "holds" if math.isfinite(value) and case.judge(value)
+                else "does not hold")
         gated = ", ".join(claim.gated_on) or "no architecture: the population bears it out on none"
         return Verdict(case, NOT_GATED, value, f"measured, not gated on a {architecture} (gated on: {gated}); "
-                       f"here it {held}", by_construction)
-    unmet = requirement_failures(claim, claims, run)
+                       f"here it {held}", by_construction, unmet=tuple(unmet))
     if unmet:
         return Verdict(case, NOT_APPLICABLE, value, f"it describes how a model solves the task, and this one "
                        f"does not ({'; '.join(unmet)} is false)", by_construction, unmet=tuple(unmet))

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import html
-import math
 import os
 import re
 import struct
@@ -14,6 +13,7 @@ from urllib.parse import quote
 from interp.checkpoint import write_atomic
 from interp.figures.common import CAPTIONS, FIGURES, SHORT, TITLES
 from interp.figures.sweep import render_sweep
+from interp.report import folded, verdict_word
 
 # The terminal's verdict words (interp.claims.verdicts), with what each means, for the page.
 VERDICTS = (
@@ -100,11 +100,6 @@ class _Anchors:
         return anchor
 
 
-def _verdict(row: dict) -> str:
-    """The terminal's verdict word for a row (see interp.report)."""
-    return row["verdict"] + (" (by construction)" if row.get("holds_by_construction") and row["passed"] else "")
-
-
 def _value(value) -> str:
     from interp.claims.verdicts import format_value
 
@@ -112,7 +107,7 @@ def _value(value) -> str:
 
 
 def _counts(rows: list[dict]) -> str:
-    words = [_verdict(r).split(" ")[0] for r in rows]
+    words = [verdict_word(r).split(" ")[0] for r in rows]
     return "".join(f"<span class='v {VERDICT_CLASS[w]}'>{words.count(w)} {html.escape(w)}</span>"
                    for w in VERDICT_CLASS if w in words)
 
@@ -127,7 +122,7 @@ def _reason(row: dict) -> str | None:
 
 def _claim_table(rows: list[dict]) -> list[str]:
     """The checkpoint's claim table, in the claims file's order: one row per case, except that a
-    claim whose cases are all N/A is one row, ``<id>[*] (n cases)`` with the worst case's value (as
+    claim whose cases are all N/A (or all NOT-GATED) is one row, ``<id>[*] (n cases)`` with the worst case's value (as
     in the terminal); a claim's statement and its notes (the N/A, KNOWN-FAIL, SKIP and FAIL
     reasons) in one cell across its rows. A reason that several claims share (N/A because the
     model fails test-accuracy) is said once, above the table."""
@@ -137,10 +132,7 @@ def _claim_table(rows: list[dict]) -> list[str]:
             groups[-1].append(r)
         else:
             groups.append([r])
-    for i, group in enumerate(groups):  # as the terminal: a claim whose cases are all N/A is one row
-        if len(group) > 1 and all(r["verdict"] == "N/A" for r in group):
-            worst = min(group, key=lambda r: -math.inf if r["margin"] is None else r["margin"])
-            groups[i] = [dict(worst, id=f"{worst['id'].split('[')[0]}[*] ({len(group)} cases)")]
+    groups = [folded(group) for group in groups]  # as the terminal: all N/A, or all NOT-GATED: one row
     claims_with: dict[str, list[str]] = {}  # reason -> the claims (not cases) it is given for
     for group in groups:
         for reason in dict.fromkeys(_reason(r) for r in group):
@@ -175,7 +167,7 @@ def _claim_table(rows: list[dict]) -> list[str]:
             out.append(f"<tr class='{'case first' if i == 0 else 'case'}'><td class='id'>{html.escape(r['id'])}</td>"
                        f"<td class='num'>{_value(r['value'])}</td>"
                        f"<td class='num'>{html.escape(r['op'])} {r['threshold']:g}</td><td class='num'>{margin}</td>"
-                       f"<td class='v {cls}'>{html.escape(_verdict(r))}</td>{cell}</tr>")
+                       f"<td class='v {cls}'>{html.escape(verdict_word(r))}</td>{cell}</tr>")
     out.append("</tbody></table>")
     return out
 

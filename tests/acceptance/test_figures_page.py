@@ -22,9 +22,11 @@ from interp.checkpoint import save_checkpoint
 
 pytestmark = pytest.mark.acceptance
 
-VERDICT_WORDS = ("PASS", "PASS (by construction)", "FAIL", "KNOWN-FAIL", "N/A", "SKIP")
+VERDICT_WORDS = ("PASS", "PASS (by construction)", "FAIL", "KNOWN-FAIL", "N/A", "NOT-GATED (holds)",
+                 "NOT-GATED (does not hold)", "SKIP")
 # a claim row of the terminal summary: id (a claim whose cases are all N/A: "fve[*] (8 cases)"), ..., verdict
-SUMMARY_ROW = re.compile(r"^  (\S+(?: \(\d+ cases\))?) .*?  (PASS \(by construction\)|PASS|FAIL|KNOWN-FAIL|N/A|SKIP)$")
+SUMMARY_ROW = re.compile(r"^  (\S+(?: \(\d+ cases\))?) .*?  (PASS \(by construction\)|PASS|FAIL|KNOWN-FAIL|N/A|"
+                         r"NOT-GATED \((?:holds|does not hold)\)|SKIP)$")
 MLP_NAMES = ["epoch000000", "epoch000100", "epoch000200", "epoch000300"]
 TRANSFORMER = "transformer-random"
 COMMON_FIGURES = {"neurons", "pre_post", "logits", "fve", "readout", "embedding"}

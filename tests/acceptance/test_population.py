@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from calibration.calibrate import EVERY_ARCHITECTURE, GATED_SHARE, grokked_values, place, read_population, rule_threshold, worst_of
+from calibration.calibrate import (
+    EVERY_ARCHITECTURE,
+    GATED_SHARE,
+    grokked_values,
+    place,
+    read_population,
+    rule_threshold,
+    worst_of,
+)
 from calibration.population_tables import population_tables
 from interp import algorithm
 from interp.claims.load import DEFAULT_CLAIMS, load_claims

@@ -153,4 +153,4 @@ def test_figures_and_index(pytester):
         assert (out / "epoch050000" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     index = (out / "index.html").read_text()
     assert index.count("<img ") == len(pngs)
-    assert "fve[k23-sin]" in index and "KNOWN-FAIL" in index and ">PASS<" in index
+    assert "fve[*] (26 cases)" in index and "NOT-GATED (does not hold)" in index and ">PASS<" in index

@@ -56,9 +56,9 @@ def failures() -> dict[str, set[str]]:
 def test_exact_relu_clock_fails_exactly_these_claims(failures):
     """Findings, not bugs: an exact ReLU clock has FVE 8/pi^2 = 0.81 (derived and pinned below), a logits
     linear share 0.18 (the second harmonic of each input survives the readout) and only 0.81 of
-    the logits' energy in key products (trained models: 0.93), harmonics that leave confidently wrong logits once the clock is removed (excluded loss
-    2.9 ln p, by Nanda et al.'s definition and in the clock form), and it is pizza-like (distance
-    irrelevance 0.04)."""
+    the logits' energy in key products (trained models: 0.93), harmonics that leave confidently
+    wrong logits once the clock is removed (excluded loss 2.9 ln p, by Nanda et al.'s definition
+    and in the clock form), and it is pizza-like (distance irrelevance 0.04)."""
     assert failures["none"] == {"fve", "fve-signed", "logits-linear-share", "logits-key-quadratic-share",
                                 "distance-irrelevance", "excluded-loss-at-most-uniform",
                                 "clock-excluded-loss-at-most-uniform"}
