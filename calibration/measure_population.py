@@ -5,8 +5,9 @@ Reads each run of ``calibration/runs/<family>/seed<k>/`` (written by
 be read (its layout and sidecar decide the computation, task and split), and writes
 ``calibration/population.csv``: one row per model (``init``, ``memorised``, ``final``), with its
 family, seed, half (even seeds calibrate, odd seeds are held out), whether it grokked, its
-architecture, and per claim of the default claims file its worst case (the lowest value for a
-``>``/``>=``/``==`` claim, the highest for ``<``/``<=``; empty where the claim is not defined).
+architecture (as a claim's ``gated_on`` names it), and per claim of the default claims file its
+worst case (the lowest value for a ``>``/``>=``/``==`` claim, the highest for ``<``/``<=``; empty
+where the claim is not defined).
 Beside the claims, ``gradient-symmetricity`` and ``distance-irrelevance-wrong-logit`` (the number
 Zhong et al.'s tables hold), for the clock/pizza verdict.
 Idempotent: a model already in the file (same path and sha256, every column) is not measured
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT.parent))
 
 from calibration.train_population import is_clean  # noqa: E402
 from interp.checkpoint import load_checkpoint, sha256_of  # noqa: E402
+from interp.claims.claim import gate_architecture  # noqa: E402
 from interp.claims.load import DEFAULT_CLAIMS, load_claims  # noqa: E402
 from interp.claims.verdicts import NotDefined, evaluate  # noqa: E402
 from interp.run import Run  # noqa: E402
@@ -62,7 +64,7 @@ def worst(claim, run) -> float:
 def measure(path: Path, claims) -> dict:
     checkpoint = load_checkpoint(path)
     run = Run(checkpoint)
-    row = {"architecture": checkpoint.model.architecture, "p": checkpoint.model.p, "task": run.task,
+    row = {"architecture": gate_architecture(checkpoint.model), "p": checkpoint.model.p, "task": run.task,
            "sha256": checkpoint.sha256}
     for claim in claims.claims:
         value = worst(claim, run)

@@ -246,10 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seeds", type=int, default=20, help="stop a family after this many seeds")
     parser.add_argument("--save-every", type=int, default=1000, help="resume state every N epochs")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="start each family at this seed (a second process on the same family: a "
+                             "range of seeds of its own, e.g. 20)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     families = [FAMILIES[name] for name in args.families.split(",")]
-    counts = {f.name: {"grokked": 0, "next": 0} for f in families}
+    counts = {f.name: {"grokked": 0, "next": args.first_seed} for f in families}
 
     def log(text: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
@@ -257,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     # round-robin over the families, so that a stopped run leaves every family partly trained
     while True:
         pending = [f for f in families if counts[f.name]["grokked"] < args.grokked
-                   and counts[f.name]["next"] < args.max_seeds]
+                   and counts[f.name]["next"] < args.first_seed + args.max_seeds]
         if not pending:
             break
         for family in pending:

@@ -21,21 +21,35 @@ KEY_FREQS = "key_freqs"
 PREFIX = {"freq": "k"}  # how an expanded parameter shows in the test id
 
 
-GATE_ARCHITECTURES = ("mlp", "transformer", "deep-mlp", "deep-transformer", "adapted")
+def _gate_architectures() -> tuple[str, ...]:
+    from interp.arch.common import ACTIVATIONS
+
+    return (*(f"{depth}{base}{'' if act == 'relu' else '-' + act}" for depth in ("", "deep-")
+              for base in ("mlp", "transformer") for act in ACTIVATIONS), "adapted")
+
+
+GATE_ARCHITECTURES = _gate_architectures()
+"""The names a claim's ``gated_on`` may use: ``mlp``, ``transformer``, ``deep-mlp``, ...,
+``mlp-gelu``, ``transformer-quad``, ..., ``adapted`` (:func:`gate_architecture`)."""
 
 
 def gate_architecture(model) -> str:
     """The architecture a claim's ``gated_on`` names: ``mlp`` or ``transformer`` with one hidden
-    layer or block, ``deep-mlp`` / ``deep-transformer`` with more, ``adapted`` for a lab's own class
-    (unless its adapter names one of the others).
+    layer or block and ReLU neurons (the calibration population's), ``deep-`` before it with more,
+    ``-<act>`` after it for another activation (``mlp-quad``, ``transformer-gelu``), and
+    ``adapted`` for a lab's own class (unless its adapter names one of the others).
 
+    >>> from dataclasses import replace
     >>> from interp.planted import planted_clock
-    >>> gate_architecture(planted_clock(11, [1, 2], 16))
-    'mlp'
+    >>> clock = planted_clock(11, [1, 2], 16)
+    >>> gate_architecture(clock), gate_architecture(replace(clock, act="quad"))
+    ('mlp', 'mlp-quad')
     """
     if model.architecture not in ("mlp", "transformer"):
         return model.architecture
-    return model.architecture if getattr(model, "n_layers", 1) == 1 else f"deep-{model.architecture}"
+    depth = "" if getattr(model, "n_layers", 1) == 1 else "deep-"
+    act = getattr(model, "act", "relu")
+    return f"{depth}{model.architecture}{'' if act == 'relu' else '-' + act}"
 
 
 def run_attrs() -> set[str]:

@@ -231,6 +231,9 @@ BAD_CLAIMS = {  # case: (text, words the error must contain)
         "known_failures #1: 'test-acuracy' names no claim (did you mean 'test-accuracy'?)"),
     "bad param value": ("claims:\n- {id: x, metric: accuracy, params: {split: dev}, op: '>', threshold: 1, "
                         "claim: c, source: s}\n", "parameter split='dev' not one of"),
+    "unknown architecture in gated_on": ("claims:\n- {id: x, metric: accuracy, op: '>', threshold: 1, claim: c, "
+                                         "source: s, gated_on: [transfomer]}\n",
+                                         "claim 'x': gated_on names 'transfomer' (did you mean 'transformer'?)"),
 }
 
 
