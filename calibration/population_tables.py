@@ -66,10 +66,10 @@ def claims_table(claims, rows: list[dict], placements: dict) -> str:
 
 def algorithm_table(rows: list[dict]) -> str:
     """Per family, the clean grokked models' verdicts (calibration + held-out) and their numbers."""
-    lines = ["| family | role | models | clock | pizza | undetermined | "
+    lines = ["| family | role | models | clock | pizza | undetermined | gradient symmetricity >= cut | "
              "gradient symmetricity, 10th / 50th / 90th pct | distance irrelevance | "
              "wrong-logit distance irrelevance |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     families = sorted({r["family"] for r in rows})
     for family in families:
         models = [r for r in rows if r["family"] == family and r["stage"] == "final" and r["clean"] == "1"]
@@ -82,12 +82,15 @@ def algorithm_table(rows: list[dict]) -> str:
         count = {v: sum(x == v for x in verdicts) for v in (algorithm.CLOCK, algorithm.PIZZA, algorithm.UNDETERMINED)}
         numbers = [_quantiles([float(r[c]) for r in models])
                    for c in ("gradient-symmetricity", "distance-irrelevance", "distance-irrelevance-wrong-logit")]
+        symmetric = sum(float(r["gradient-symmetricity"]) >= algorithm.SYMMETRIC for r in models)
         lines.append(f"| `{family}` | {role} | {len(models)} | {count['clock']} | {count['pizza']} | "
-                     f"{count['undetermined']} | " + " | ".join(numbers) + " |")
+                     f"{count['undetermined']} | {symmetric} of {len(models)} | " + " | ".join(numbers) + " |")
     for band in algorithm.published()["bands"]:
         low, high = band["attn_coeff"]
+        below = algorithm.percentile("gradient_symmetricity", algorithm.SYMMETRIC - 1e-9,
+                                     band["gradient_symmetricity_quantiles"])
         lines.append(f"| Zhong et al., published, c in [{low:g}, {high:g}{']' if high == 1 else ')'} | – | "
-                     f"{band['n']:,} | | | | "
+                     f"{band['n']:,} | | | | about {100 - below:.0f}% | "
                      + " / ".join(f"{q:g}" for q in band["gradient_symmetricity"]) + " | – | "
                      + " / ".join(f"{q:g}" for q in band["distance_irrelevance_wrong_logit"]) + " |")
     return "\n".join(lines)

@@ -44,12 +44,13 @@ def published() -> dict:
     return json.loads((resources.files("interp") / "zhong_published.json").read_text())
 
 
-def percentile(name: str, value: float) -> float | None:
+def percentile(name: str, value: float, quantiles: list[float] | None = None) -> float | None:
     """The share (in %) of Zhong et al.'s solved 1-layer runs whose ``name`` is at most ``value``
-    (from their 1001 quantiles, to 0.1%); None for a non-finite value."""
+    (from their 1001 quantiles, to 0.1%; or from ``quantiles`` given, e.g. one attention-rate
+    band's); None for a non-finite value."""
     if not math.isfinite(value):
         return None
-    quantiles = published()["quantiles"][name]
+    quantiles = published()["quantiles"][name] if quantiles is None else quantiles
     return round(100 * bisect.bisect_right(quantiles, value) / len(quantiles), 1)
 
 
