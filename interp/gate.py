@@ -99,7 +99,7 @@ class ClaimItem(pytest.Item):
             return
         if verdict.status == KNOWN_FAIL:
             pytest.xfail(verdict.line())
-        if verdict.status in (SKIP, NOT_GATED):  # pytest has no outcome of its own for NOT-GATED
+        if verdict.status in (SKIP, NOT_GATED):  # NOT-GATED: a skip that pytest_report_teststatus counts apart
             pytest.skip(verdict.line())
         raise ClaimFailed(verdict.line())
 
@@ -175,6 +175,16 @@ class ReportPlugin:
             report.interp_row = {"checkpoint": target.name, "order": item.order, "row": verdict_row(item.verdict),
                                  "algorithm": target.algorithm}
         return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config):
+        """A NOT-GATED claim is skipped to pytest, but counted apart: ``n`` in the progress line,
+        ``N not-gated`` in the last line, and not listed in the skipped summary (the claims
+        summary has them, one row per claim)."""
+        data = getattr(report, "interp_row", None)
+        if data is not None and report.when == "call" and data["row"]["verdict"] == NOT_GATED:
+            return "not-gated", "n", ("NOT-GATED", {"yellow": True})
+        return None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -69,6 +69,7 @@ def checkpoint_report(target, rows: list[dict], deselected: list[str] | None = N
         **dims,
         "architecture": info["architecture"],
         "n_layers": info["n_layers"],
+        "gated_as": info["gated_as"],
         "format": info["layout"],
         "task": info["task"],
         "task_source": info["task_source"],
@@ -143,6 +144,9 @@ def summary_lines(state) -> list[str]:
             lines.append(f"  {algorithm.line(state.algorithms[target.name])}")
         for reason in dict.fromkeys(r["not_applicable"] for r in rows if r["verdict"] == NOT_APPLICABLE):
             lines.append(f"  N/A (not applicable, counted as failing): {reason}")
+        if any(r["verdict"] == NOT_GATED for r in rows):
+            lines.append(f"  NOT-GATED (measured, not counted): the calibration population does not bear these claims "
+                         f"out on a {info['gated_as']} (docs/claims.md)")
         lines.append(f"  {'claim':<28} {'value':>12} {'threshold':>12} {'margin':>10}  verdict")
         group, explained = None, set()
         for row in _collapse_not_applicable(rows):

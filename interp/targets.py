@@ -16,7 +16,7 @@ import torch
 
 from interp.algorithm import classify_run
 from interp.checkpoint import Checkpoint, load_checkpoints
-from interp.claims.claim import ClaimsFile
+from interp.claims.claim import ClaimsFile, gate_architecture
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from interp.errors import CheckpointError, OptionError
 from interp.facts import OPTION, Facts
@@ -104,6 +104,7 @@ class Target:
             epoch = ck.epoch if isinstance(ck.epoch, int) and not isinstance(ck.epoch, bool) else None
             self._info = {"checkpoint": str(ck.path), "entry": ck.entry, "sha256": ck.sha256, **ck.model.dims(),
                           "architecture": ck.model.architecture, "n_layers": getattr(ck.model, "n_layers", 1),
+                          "gated_as": gate_architecture(ck.model),
                           "layout": ck.facts.get("layout"), "task": self.task, "task_source": self.task_source,
                           "key_freqs": run.key_freqs, "key_freqs_source": run.key_freqs_source, "epoch": epoch,
                           "key_freqs_found": found_key_freqs(run),
