@@ -7,7 +7,8 @@ The runs kept: 1 layer, validation accuracy at least 0.99, both numbers present 
 fjzzq2002/pizza at commit 4c7f2f31, ``result/1l_*.csv``, MIT licence). Kept from them: per number
 (``gradient_sim``, and ``distance_irrelevance``, which their script computed on the largest wrong
 logit), the 1001 quantiles at 0.1% steps, rounded to 6 digits, and the count; per attention-rate
-band, the count, the 10th / 50th / 90th percentiles and the 201 quantiles at 0.5% steps. Facts about their tables, not the tables.
+band, the count, the 10th / 50th / 90th percentiles and the 201 quantiles at 0.5% steps. Facts
+about their tables, not the tables.
 """
 
 from __future__ import annotations
