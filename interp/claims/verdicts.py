@@ -134,7 +134,7 @@ def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str) -> Verdict:
         held = ("is not applicable" if unmet else "holds" if math.isfinite(value) and case.judge(value)
                 else "does not hold")
         gated = ", ".join(claim.gated_on) or "no architecture: the population bears it out on none"
-        return Verdict(case, NOT_GATED, value, f"measured, not gated on a {architecture} (gated on: {gated}); "
+        return Verdict(case, NOT_GATED, value, f"measured, not gated on {architecture} (gated on: {gated}); "
                        f"here it {held}", by_construction, unmet=tuple(unmet))
     if unmet:
         return Verdict(case, NOT_APPLICABLE, value, f"it describes how a model solves the task, and this one "
