@@ -145,8 +145,8 @@ def summary_lines(state) -> list[str]:
         for reason in dict.fromkeys(r["not_applicable"] for r in rows if r["verdict"] == NOT_APPLICABLE):
             lines.append(f"  N/A (not applicable, counted as failing): {reason}")
         if any(r["verdict"] == NOT_GATED for r in rows):
-            lines.append(f"  NOT-GATED (measured, not counted): claims not gated on {info['gated_as']}: the calibration "
-                         f"population does not bear them out there, or has no such models (docs/claims.md)")
+            lines.append(f"  NOT-GATED (measured, not counted): claims not gated on {info['gated_as']}: the "
+                         f"calibration population does not bear them out there, or has no such models (docs/claims.md)")
         lines.append(f"  {'claim':<28} {'value':>12} {'threshold':>12} {'margin':>10}  verdict")
         group, explained = None, set()
         for row in _collapse_not_applicable(rows):

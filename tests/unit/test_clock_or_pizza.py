@@ -99,3 +99,10 @@ def test_percentiles_in_the_published_population():
     assert algorithm.percentile("gradient_symmetricity", 1.1) == 100.0
     assert algorithm.percentile("gradient_symmetricity", math.nan) is None
     assert algorithm.published()["n"] == 6351
+
+
+@pytest.mark.parametrize("p", [5, 23, 59, 113])
+def test_the_triples_are_their_code_s_without_building_the_product(p):
+    """``random.sample`` on a lazy sequence of the product draws what it draws from the list."""
+    theirs = random.Random(42).sample(list(itertools.product(range(p), repeat=3)), 100)
+    assert metrics.zhong_triples(p).tolist() == [list(t) for t in theirs]
