@@ -77,24 +77,43 @@ def classify_run(run) -> dict:
     published solved 1-layer runs."""
     from interp.metrics import distance_irrelevance, distance_irrelevance_wrong_logit, gradient_symmetricity
 
-    symmetricity = gradient_symmetricity(run.model)
+    try:
+        symmetricity = gradient_symmetricity(run.model)
+    except RuntimeError:  # a lab's adapter whose hooks torch cannot differentiate through
+        symmetricity = math.nan
     irrelevance = distance_irrelevance(run.correct_logits, run.task)
     wrong = distance_irrelevance_wrong_logit(run.largest_wrong_logits, run.task)
     fixed = "gradient_symmetricity" in run.model.by_construction
-    return {**classify(symmetricity, irrelevance, fixed), "gradient_symmetricity": symmetricity,
-            "distance_irrelevance": irrelevance, "distance_irrelevance_wrong_logit": wrong,
+    return {**classify(symmetricity, irrelevance, fixed), "gradient_symmetricity": _finite(symmetricity),
+            "distance_irrelevance": _finite(irrelevance), "distance_irrelevance_wrong_logit": _finite(wrong),
             "published_percentile": {"gradient_symmetricity": percentile("gradient_symmetricity", symmetricity),
                                      "distance_irrelevance_wrong_logit":
                                          percentile("distance_irrelevance_wrong_logit", wrong)},
             "published_n": published()["n"]}
 
 
+def _finite(value: float) -> float | None:
+    """The value, or None (JSON null) where it is not finite: a dead network's zero gradients, a
+    constant correct logit."""
+    return value if math.isfinite(value) else None
+
+
 def line(entry: dict) -> str:
-    """One summary line for a person."""
+    """One summary line for a person (``nan`` where a number is not finite).
+
+    >>> line(classify(0.3, 0.9) | {"gradient_symmetricity": 0.3,
+    ...     "distance_irrelevance": None, "distance_irrelevance_wrong_logit": None, "published_n": 6351,
+    ...     "published_percentile": {"gradient_symmetricity": 4.0, "distance_irrelevance_wrong_logit": None}})[:60]
+    "algorithm (Zhong et al.'s two numbers): clock [both numbers]"
+    """
     pct = entry["published_percentile"]
+    gs, di, wrong = (_number(entry[k]) for k in ("gradient_symmetricity", "distance_irrelevance",
+                                                  "distance_irrelevance_wrong_logit"))
     return (f"algorithm (Zhong et al.'s two numbers): {entry['algorithm']} [{entry['basis']}] -- gradient "
-            f"symmetricity {entry['gradient_symmetricity']:.3f} (pizza >= {SYMMETRIC:g}; percentile "
-            f"{pct['gradient_symmetricity']} of their {entry['published_n']:,} solved 1-layer runs), distance "
-            f"irrelevance {entry['distance_irrelevance']:.3f} (clock >= {IRRELEVANT:g}; wrong-logit "
-            f"{entry['distance_irrelevance_wrong_logit']:.3f}, percentile "
-            f"{pct['distance_irrelevance_wrong_logit']} of theirs)")
+            f"symmetricity {gs} (pizza >= {SYMMETRIC:g}; percentile {pct['gradient_symmetricity']} of their "
+            f"{entry['published_n']:,} solved 1-layer runs), distance irrelevance {di} (clock >= {IRRELEVANT:g}; "
+            f"wrong-logit {wrong}, percentile {pct['distance_irrelevance_wrong_logit']} of theirs)")
+
+
+def _number(value: float | None) -> str:
+    return "nan" if value is None else f"{value:.3f}"

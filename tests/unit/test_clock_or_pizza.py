@@ -106,3 +106,19 @@ def test_the_triples_are_their_code_s_without_building_the_product(p):
     """``random.sample`` on a lazy sequence of the product draws what it draws from the list."""
     theirs = random.Random(42).sample(list(itertools.product(range(p), repeat=3)), 100)
     assert metrics.zhong_triples(p).tolist() == [list(t) for t in theirs]
+
+
+def test_a_dead_network_s_entry_is_json_without_nan():
+    """Zero gradients (0/0) and a constant correct logit: the numbers are null, the verdict
+    undetermined, and the report can be written (JSON has no NaN)."""
+    import json
+
+    from interp.arch.mlp import MLP
+    from interp.checkpoint import Checkpoint
+
+    w = MLP.random(13, 8, 24, seed=1)
+    dead = MLP(w.W_E, torch.zeros_like(w.W_in), w.W_U)
+    entry = algorithm.classify_run(Run(Checkpoint(ZHONG[0].with_name("dead.pt"), "0" * 64, dead)))
+    assert entry["algorithm"] == "undetermined" and entry["gradient_symmetricity"] is None
+    json.dumps(entry, allow_nan=False)
+    assert "nan" in algorithm.line(entry)
