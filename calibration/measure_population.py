@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
+from calibration.calibrate import worst_of  # noqa: E402
 from calibration.train_population import is_clean  # noqa: E402
 from interp.checkpoint import load_checkpoint, sha256_of  # noqa: E402
 from interp.claims.claim import gate_architecture  # noqa: E402
@@ -56,9 +57,7 @@ def worst(claim, run) -> float:
             values.append(evaluate(case, run))
         except NotDefined:
             return math.nan
-    if not values:
-        return math.nan
-    return max(values) if claim.op in ("<", "<=") else min(values)
+    return worst_of(values, claim.op) if values else math.nan
 
 
 def measure(path: Path, claims) -> dict:
