@@ -72,6 +72,8 @@ class Family:
     settle: int = 2000  # epochs trained after grokking
     p: int = P
     extra: dict = field(default_factory=dict)
+    horizon: int | None = None  # train to this epoch, whatever happens (issue 20: the field's recipes)
+    snapshot_every: int = 1000  # with a horizon: a snapshot every N epochs, besides init and grokked
 
 
 FAMILIES = {f.name: f for f in (
@@ -82,6 +84,22 @@ FAMILIES = {f.name: f for f in (
     Family("tl-sub", "interp", arch="transformer", task="sub", train_fraction=0.5, max_epochs=15_000),
     Family("zhong-c0", "zhong", attn_coeff=0.0, train_fraction=0.8, weight_decay=2.0, max_epochs=10_000, settle=1000),
     Family("zhong-c1", "zhong", attn_coeff=1.0, train_fraction=0.8, weight_decay=2.0, max_epochs=10_000, settle=1000),
+)}
+
+# Issue 20: each family trained to the fixed horizon of the published recipe it follows, with a
+# snapshot every 1,000 epochs (``python -m calibration.train_population --horizon``). Seeds of a
+# family differ in their initialisation; the split is the recipe's.
+HORIZON_FAMILIES = {f.name: f for f in (
+    # the seed notebook's MLP and recipe at its own p = 113, 30% train, to its 50,000 epochs
+    Family("nb-mlp-113", "interp", arch="mlp", p=113, train_fraction=0.3, horizon=50_000),
+    # no published p = 59 horizon: the notebook's
+    Family("mlp-add", "interp", arch="mlp", train_fraction=0.5, horizon=50_000),
+    # Nanda et al.'s recipe to TransformerLens's demo's 25,000 epochs
+    Family("tl-add", "interp", arch="transformer", train_fraction=0.5, horizon=25_000),
+    Family("tl-sub", "interp", arch="transformer", task="sub", train_fraction=0.5, horizon=25_000),
+    # Zhong et al.'s train-main.py: 20,000 epochs
+    Family("zhong-c0", "zhong", attn_coeff=0.0, train_fraction=0.8, weight_decay=2.0, horizon=20_000),
+    Family("zhong-c1", "zhong", attn_coeff=1.0, train_fraction=0.8, weight_decay=2.0, horizon=20_000),
 )}
 
 
@@ -237,6 +255,68 @@ def train_one(family: Family, seed: int, out: Path, save_every: int, log) -> dic
     return record
 
 
+def snapshot_tag(epoch: int) -> str:
+    return f"epoch{epoch:06d}"
+
+
+def train_to_horizon(family: Family, seed: int, out: Path, log) -> dict:
+    """Train (or resume) one run to its family's fixed horizon, keeping a snapshot every
+    ``snapshot_every`` epochs and one at the grokking evaluation; returns what ``run.json`` records.
+
+    Nothing stops the run early: the published recipes train a fixed number of epochs. The run
+    resumes from its newest snapshot's ``resume.pt`` state (saved with each snapshot), so a killed
+    run loses at most ``snapshot_every`` epochs and, resumed, gives the same weights bit for bit.
+    """
+    directory = out / family.name / f"seed{seed}"
+    done = directory / "run.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    directory.mkdir(parents=True, exist_ok=True)
+    run = make_run(family, seed)
+    resume = directory / "resume.pt"
+    record = {"family": family.name, "seed": seed, "p": family.p, "horizon": family.horizon,
+              "grokked_at": None, "clean_at": None, "memorised_at": None, "snapshots": [], "evaluations": []}
+    if resume.exists():
+        saved = torch.load(resume, map_location="cpu", weights_only=True)
+        run.load_state(saved["run"])
+        record = json.loads(saved["record"])
+    else:
+        run.save(directory, snapshot_tag(0))
+        record["snapshots"].append(0)
+    start = time.time() - record.get("seconds_so_far", 0)
+    while run.epoch < family.horizon:
+        run.step()
+        snapshot = run.epoch % family.snapshot_every == 0 or run.epoch == family.horizon
+        if run.epoch % 100 and not snapshot:
+            continue
+        stats = run.evaluate()
+        record["evaluations"].append({"epoch": run.epoch, **{k: round(v, 6) for k, v in stats.items()}})
+        if record["memorised_at"] is None and stats["train_accuracy"] == 1.0 and stats["test_accuracy"] < 0.5:
+            record["memorised_at"] = run.epoch
+            snapshot = True
+        if record["grokked_at"] is None and stats["test_accuracy"] == 1.0:
+            record["grokked_at"] = run.epoch
+            snapshot = True
+        if record["clean_at"] is None and is_clean(stats):
+            record["clean_at"] = run.epoch
+        if snapshot:
+            run.save(directory, snapshot_tag(run.epoch))
+            record["snapshots"].append(run.epoch)
+            record["seconds_so_far"] = round(time.time() - start)
+            payload = {"run": run.state(), "record": json.dumps(record)}
+            write_atomic(resume, lambda tmp, payload=payload: torch.save(payload, tmp))
+    final = run.evaluate()
+    record.update(final_epoch=run.epoch, grokked=record["grokked_at"] is not None, clean=is_clean(final),
+                  seconds=round(time.time() - start), threads=torch.get_num_threads(),
+                  torch_version=torch.__version__, **final)
+    record.pop("seconds_so_far", None)
+    write_atomic(done, lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
+    resume.unlink(missing_ok=True)
+    log(f"{family.name} seed {seed}: grokked at {record['grokked_at']}, clean at {record['clean_at']}, "
+        f"horizon {run.epoch} ({record['seconds']} s)")
+    return record
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m calibration.train_population",
                                      description=__doc__.split("\n\n")[0])
@@ -249,13 +329,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=0,
                         help="start each family at this seed (a second process on the same family: a "
                              "range of seeds of its own, e.g. 20)")
+    parser.add_argument("--horizon", action="store_true",
+                        help="issue 20's population: each family to its published fixed horizon, with "
+                             "snapshots (into runs-horizon/ unless --out); trains seeds --first-seed to "
+                             "--first-seed + --seeds - 1 of each family")
+    parser.add_argument("--seeds", type=int, default=10, help="with --horizon: seeds per family")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    families = [FAMILIES[name] for name in args.families.split(",")]
-    counts = {f.name: {"grokked": 0, "next": args.first_seed} for f in families}
 
     def log(text: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+
+    if args.horizon:
+        out = ROOT / "runs-horizon" if args.out == ROOT / "runs" else args.out
+        families = [HORIZON_FAMILIES[name] for name in args.families.split(",")]
+        for family in families:
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                train_to_horizon(family, seed, out, log)
+        return 0
+    families = [FAMILIES[name] for name in args.families.split(",")]
+    counts = {f.name: {"grokked": 0, "next": args.first_seed} for f in families}
 
     # round-robin over the families, so that a stopped run leaves every family partly trained
     while True:
