@@ -19,6 +19,10 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 }
 KEY_FREQS = "key_freqs"
 PREFIX = {"freq": "k"}  # how an expanded parameter shows in the test id
+POPULATION_NEGATIVE_KINDS = ("full-data", "grokking", "pizza")
+"""The kinds of calibration-population models a claim may name as its negatives
+(``population_negatives``; docs/claims.md, "The calibration rule"): models trained on every pair
+without weight decay, runs' snapshots at their grokking epoch, and Zhong et al.'s pizzas."""
 
 
 def _gate_architectures() -> tuple[str, ...]:
@@ -52,6 +56,39 @@ def gate_architecture(model) -> str:
     return f"{depth}{model.architecture}{'' if act == 'relu' else '-' + act}"
 
 
+GATE_MODES = ("population", "seed", "all")
+"""What gates (``--gate``, ini ``interp_gate``; :func:`gates`):
+
+* ``population`` (the default): each claim gates the architectures its ``gated_on`` names, the
+  ones the calibration population bears it out on; elsewhere it is NOT-GATED.
+* ``seed``: as ``population``, and besides, the seed notebook's own claims (:data:`SEED_CLAIMS`)
+  gate the architecture the notebook describes (:data:`SEED_ARCHITECTURE`) at the notebook's
+  thresholds: for reproducing the notebook, asking whether a model does what it says.
+* ``all``: every claim gates every architecture it is defined for.
+"""
+SEED_CLAIMS = ("test-accuracy", "wu-key-norm-ratio", "fve", "pre-relu-linear")
+"""The seed notebook's four claims, as ``--gate=seed`` gates them (not the sign-aware twin
+``fve-signed``: it is this project's, and the population gates it)."""
+SEED_ARCHITECTURE = "mlp"
+"""The architecture the notebook describes: a one-hidden-layer ReLU MLP, in any layout (this
+project's, Zhong et al.'s, Chughtai et al.'s, the one-hot study's): :func:`gate_architecture`."""
+
+
+def gates(claim: Claim, architecture: str, mode: str = "population") -> bool:
+    """Whether ``claim`` gates a model of ``architecture`` (:func:`gate_architecture`) in gate
+    ``mode`` (:data:`GATE_MODES`).
+
+    >>> fve = Claim("fve", "fve", ">", 0.84, "", "", gated_on=())
+    >>> [gates(fve, "mlp", mode) for mode in GATE_MODES], gates(fve, "transformer", "seed")
+    ([False, True, True], False)
+    """
+    if mode == "all":
+        return True
+    if mode == "seed" and claim.id in SEED_CLAIMS and architecture == SEED_ARCHITECTURE:
+        return True
+    return claim.gates(architecture)
+
+
 def run_attrs() -> set[str]:
     """The names of :class:`interp.run.Run` attributes, which a metric's parameters read by name."""
     from interp.run import Run
@@ -76,6 +113,27 @@ class Claim:
     references: dict[str, tuple[str, ...]] = field(default_factory=dict)
     threshold_source: str | None = None
     gated_on: tuple[str, ...] | None = None  # None: every architecture
+    thresholds: dict[str, float] = field(default_factory=dict)  # per gate architecture; else ``threshold``
+    population_negatives: tuple[str, ...] = ()  # kinds of the population's models that are its negatives
+
+    def threshold_on(self, architecture: str) -> float:
+        """The claim's threshold on a model of this architecture (:func:`gate_architecture`): its
+        entry in ``thresholds``, placed by the calibration population for an architecture it gates
+        (docs/claims.md, "The calibration rule"), else the default ``threshold``.
+
+        >>> c = Claim("c", "m", ">", 0.5, "", "", thresholds={"mlp": 0.7})
+        >>> c.threshold_on("mlp"), c.threshold_on("transformer")
+        (0.7, 0.5)
+        """
+        return self.thresholds.get(architecture, self.threshold)
+
+    def at(self, architecture: str) -> Claim:
+        """The claim as it is judged on this architecture: ``threshold`` is :meth:`threshold_on`."""
+        if architecture not in self.thresholds:
+            return self
+        from dataclasses import replace
+
+        return replace(self, threshold=self.thresholds[architecture])
 
     def gates(self, architecture: str) -> bool:
         """Whether the claim gates a model of this architecture (:func:`gate_architecture`); on the
@@ -106,6 +164,11 @@ class ClaimCase:
 
     def judge(self, value: float) -> bool:
         return bool(OPS[self.claim.op](value, self.claim.threshold))
+
+    def at(self, architecture: str) -> ClaimCase:
+        """The case as it is judged on this architecture (:meth:`Claim.at`)."""
+        claim = self.claim.at(architecture)
+        return self if claim is self.claim else ClaimCase(self.id, claim, self.params)
 
 
 @dataclass(frozen=True)
