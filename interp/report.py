@@ -1,5 +1,5 @@
-"""The claims reports: the JSON report (docs/report-schema.md), the terminal summary table and
-the sweep table."""
+"""The claims reports: the JSON report (docs/report-schema.md; its model and schema:
+:mod:`interp.schemas.report`), the terminal summary table and the sweep table."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 from interp import algorithm, trace
 from interp.checkpoint import write_atomic
 from interp.claims.verdicts import FAIL, KNOWN_FAIL, NOT_APPLICABLE, NOT_GATED, PASS, format_value
+from interp.schemas.report import SCHEMA_VERSION, report_json
 
-SCHEMA_VERSION = 4
 NOISE_FLOOR = 1e-12
 """Values whose magnitude is below this are printed ``< 1e-12`` in every generated table
 (docs/claims.md, the README's verdicts, ``--claims-table`` in markdown), so that the tables are
@@ -92,7 +92,10 @@ def build_report(state) -> dict:
     reports = [checkpoint_report(t, state.rows.get(t.name, []), trace.deselected(state, t), traced,
                                  state.algorithms.get(t.name)) for t in state.targets]
     options = dict(sorted({**state.options.summary(), **(state.trace.options() if traced else {})}.items()))
-    run = {**({"claims_file": state.trace.claims_file()} if traced else {}), "options": options,
+    mode = getattr(state, "gate_mode", "population")
+    if mode != "population" or getattr(state, "gate_source", "default") != "default":
+        options["gate"] = {"value": mode, "source": state.gate_source}
+    run = {"gate": mode, **({"claims_file": state.trace.claims_file()} if traced else {}), "options": options,
            **({"notes": list(state.notes)} if state.notes else {})}
     if len(reports) == 1:
         return {"schema_version": SCHEMA_VERSION, **run, **reports[0]}
@@ -100,8 +103,11 @@ def build_report(state) -> dict:
 
 
 def write_report(state, path: Path) -> None:
-    """Write the JSON report atomically (a temporary file, then a rename)."""
-    text = json.dumps(build_report(state), indent=2, allow_nan=False) + "\n"
+    """Write the JSON report atomically (a temporary file, then a rename), through its model
+    (:mod:`interp.schemas.report`, from which ``report.schema.json`` is generated): a field the
+    model does not define, or a value of the wrong type, stops the writer instead of reaching
+    the file."""
+    text = json.dumps(report_json(build_report(state)), indent=2, allow_nan=False) + "\n"
     write_atomic(path, lambda tmp: tmp.write_text(text))
 
 

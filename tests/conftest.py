@@ -26,3 +26,36 @@ def transformer_lens_preloaded() -> None:
     fails, since its ``datasets`` registers pyarrow extension types once per process."""
     with contextlib.suppress(ImportError):
         importlib.import_module("transformer_lens")
+
+
+VALIDATED: dict[str, int] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reports_match_the_schema(tmp_path_factory):
+    """When the session ends, every JSON report its tests wrote under its temporary directories
+    (``tmp_path``, ``pytester``, ``tmp_path_factory``) is validated against the shipped
+    ``report.schema.json`` with jsonschema (tests/_reports.py); one that does not match fails the
+    run, naming the file (so the test that wrote it) and the first problem."""
+    yield
+    root = tmp_path_factory.getbasetemp()
+    try:
+        import jsonschema  # noqa: F401  (the test extra)
+    except ImportError:
+        if os.environ.get("INTERP_REQUIRE_EXTRAS") == "1":
+            pytest.fail("jsonschema is not installed: pip install -e '.[test]'", pytrace=False)
+        return
+    from tests._reports import invalid_reports
+
+    count, problems = invalid_reports(root)
+    VALIDATED.update(reports=count, invalid=len(problems))
+    if problems:
+        pytest.fail(f"{len(problems)} JSON report(s) do not match interp/schemas/report.schema.json:\n"
+                    + "\n".join(problems), pytrace=False)
+
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if "reports" in VALIDATED:
+        terminalreporter.write_line(f"{VALIDATED['reports']} JSON report(s) written by the tests validated against "
+                                    f"interp/schemas/report.schema.json (jsonschema): {VALIDATED['invalid']} invalid")

@@ -38,7 +38,8 @@ def installed(tmp_path_factory) -> Path:
     wheel = next((where / "dist").glob("interp_claims-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    assert {"interp/claims.yaml", "interp/plugin.py", "interp/arch/transformer.py"} <= names
+    assert {"interp/claims.yaml", "interp/plugin.py", "interp/arch/transformer.py",
+            "interp/schemas/claims.schema.json", "interp/schemas/report.schema.json"} <= names
     assert not any(n.startswith(("tests/", "fixtures/")) for n in names)
     venv.create(where / "venv", with_pip=True)
     bin_dir = where / "venv" / "bin"
@@ -60,7 +61,7 @@ def test_the_wheel_gates_a_checkpoint_from_outside_the_repository(installed, che
     gate = run(installed / "pytest", f"--checkpoint={checkpoint}", f"--claims-report={report}", cwd=tmp_path)
     assert gate.returncode == 0, gate.stdout[-3000:]
     data = json.loads(report.read_text())
-    assert (data["schema_version"], data["architecture"], data["task"], data["p"]) == (4, "mlp", "add", 113)
+    assert (data["schema_version"], data["architecture"], data["task"], data["p"]) == (5, "mlp", "add", 113)
     rows = {r["id"]: r for r in data["claims"]}
     refuted = {case: value for case, value in known_failures().items() if case.startswith("fve")}
     for case, value in refuted.items():  # its refuted FVE cases: measured, not gated on an MLP
@@ -95,7 +96,7 @@ from pathlib import Path
 
 
 def pytest_unconfigure(config):
-    Path("modules.txt").write_text(" ".join(m for m in ("torch", "interp.gate") if m in sys.modules))
+    Path("modules.txt").write_text(" ".join(m for m in ("torch", "pydantic", "interp.gate") if m in sys.modules))
 """
 
 
@@ -109,4 +110,5 @@ def test_the_installed_plugin_imports_torch_only_when_it_gates(installed, checkp
     args = [f"--checkpoint={checkpoint}", "test_mine.py"] if gates else ["test_mine.py"]
     result = run(installed / "pytest", *args, "-q", "-p", "no:cacheprovider", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:]
-    assert (tmp_path / "modules.txt").read_text().split() == (["torch", "interp.gate"] if gates else [])
+    expected = ["torch", "pydantic", "interp.gate"] if gates else []  # pydantic: the claims file's validation
+    assert (tmp_path / "modules.txt").read_text().split() == expected

@@ -218,7 +218,7 @@ def test_report_rows_carry_margin_statement_family_and_totals(pytester):
     report = pytester.path / "r.json"
     pytester.runpytest_inprocess(f"--checkpoint={BUNDLED}", f"--claims-report={report}", *QUIET)
     data = json.loads(report.read_text())
-    assert data["schema_version"] == 4
+    assert data["schema_version"] == 5 and data["gate"] in ("population", "seed", "all")
     assert {"checkpoint", "sha256", "p", "d_model", "d_mlp", "key_freqs", "key_freqs_source", "claims",
             "architecture", "task", "totals", "format", "facts", "options"} <= set(data)
     assert data["format"] == "interp-mlp" and data["facts"]["split"]["value"] == "project"

@@ -1,0 +1,145 @@
+"""The two contracts as JSON Schema: the shipped files equal what their models give, the
+project's own files match them, and a standard validator (jsonschema) refuses what the loader
+and the writer refuse."""
+
+import copy
+import json
+import re
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from interp.claims.load import DEFAULT_CLAIMS
+from interp.schemas import CLAIMS_SCHEMA, REPORT_SCHEMA, generated
+from interp.schemas.__main__ import main
+from interp.schemas.report import SCHEMA_VERSION, report_json, report_model
+from tests._extras import import_extra
+from tests.acceptance.test_bad_inputs import BAD_CLAIMS
+
+
+@pytest.fixture(scope="module")
+def jsonschema():
+    return import_extra("jsonschema", "test")
+
+
+def test_shipped_schemas_equal_what_the_models_give():
+    for path, text in generated().items():
+        assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run python -m interp.schemas"
+    assert main(["--check"]) == 0
+
+
+def test_check_notices_a_stale_schema(tmp_path, monkeypatch):
+    """Mutation: a shipped schema that lost a field is reported (and nothing is written)."""
+    stale = tmp_path / "claims.schema.json"
+    stale.write_text(CLAIMS_SCHEMA.read_text(encoding="utf-8").replace('"threshold_source"', '"source_of"'))
+    import interp.schemas as schemas
+
+    monkeypatch.setattr(schemas, "CLAIMS_SCHEMA", stale)
+    texts = {stale if path.name == stale.name else path: text for path, text in generated().items()}
+    monkeypatch.setattr("interp.schemas.__main__.generated", lambda: texts)
+    before = stale.read_text()
+    assert main(["--check"]) == 1 and stale.read_text() == before
+
+
+def test_the_claims_file_names_its_schema_for_editors():
+    first = DEFAULT_CLAIMS.read_text(encoding="utf-8").splitlines()[0]
+    named = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
+    assert named, first
+    assert (DEFAULT_CLAIMS.parent / named.group(1)).resolve() == CLAIMS_SCHEMA.resolve()
+
+
+def claims_validator(jsonschema):
+    schema = json.loads(CLAIMS_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_the_project_claims_file_matches_the_schema(jsonschema):
+    doc = yaml.safe_load(DEFAULT_CLAIMS.read_text(encoding="utf-8"))
+    assert list(claims_validator(jsonschema).iter_errors(doc)) == []
+
+
+# The bad claims files of tests/acceptance/test_bad_inputs.py whose problem a schema can state (the
+# rest need the claims' metrics' signatures, or other claims: only the loader sees them).
+SCHEMA_STATES = {"empty file", "unknown metric", "misspelt field", "missing threshold", "bad op",
+                 "non-numeric threshold", "unknown architecture in gated_on"}
+
+
+@pytest.mark.parametrize("case", sorted(set(BAD_CLAIMS) - {"YAML syntax error"}))  # that one is no document
+def test_schema_refuses_what_it_can_state(jsonschema, case):
+    text, _ = BAD_CLAIMS[case]
+    doc = yaml.safe_load(text)
+    errors = list(claims_validator(jsonschema).iter_errors(doc))
+    assert bool(errors) == (case in SCHEMA_STATES), [e.message for e in errors]
+
+
+def a_report() -> dict:
+    """A one-checkpoint report as the writer gives it (through its model)."""
+    row = {"id": "test-accuracy", "metric": "accuracy", "params": {"split": "test"}, "value": 1.0, "op": "==",
+           "threshold": 1.0, "passed": True, "margin": 0.0, "verdict": "PASS", "statement": "s", "family": "accuracy"}
+    return report_json({
+        "schema_version": SCHEMA_VERSION, "gate": "population", "options": {},
+        "checkpoint": "/x/model.pt", "sha256": "0" * 64, "p": 13, "d_model": 4, "d_mlp": 8, "architecture": "mlp",
+        "n_layers": 1, "gated_as": "mlp", "format": "interp-mlp", "task": "add", "task_source": "default",
+        "facts": {"p": {"value": 13, "source": "shapes (W_E rows)"}}, "key_freqs": [1, 2],
+        "key_freqs_source": "auto",
+        "totals": {"claims": 1, "passed": 1, "failed": 0, "known_failures": 0, "not_applicable": 0, "not_gated": 0,
+                   "by_construction": 0},
+        "claims": [row], "not_evaluated": [], "deselected": []})
+
+
+BROKEN = {  # a deliberately broken report: what is done to it
+    "schema version 4": lambda r: r.update(schema_version=4),
+    "no gate": lambda r: r.pop("gate"),
+    "unknown gate mode": lambda r: r.update(gate="popluation"),
+    "no totals": lambda r: r.pop("totals"),
+    "unknown verdict": lambda r: r["claims"][0].update(verdict="OK"),
+    "value as text": lambda r: r["claims"][0].update(value="1.0"),
+    "a field the schema lacks": lambda r: r["claims"][0].update(confidence=0.9),
+    "null where a field is absent": lambda r: r.update(entry=None),
+    "both layouts": lambda r: r.update(checkpoints=[]),
+}
+
+
+def test_a_valid_report_passes(jsonschema):
+    from tests._reports import report_problem
+
+    report = a_report()
+    assert report_problem(report) is None
+    assert list(report) == ["schema_version", "gate", "options", "checkpoint", "sha256", "p", "d_model", "d_mlp",
+                            "architecture", "n_layers", "gated_as", "format", "task", "task_source", "facts",
+                            "key_freqs", "key_freqs_source", "totals", "claims", "not_evaluated", "deselected"]
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_report_fails_the_schema_and_the_writer(jsonschema, case):
+    """What CI's validation (tests/conftest.py) and the writer's model both refuse."""
+    from tests._reports import report_problem
+
+    report = copy.deepcopy(a_report())
+    BROKEN[case](report)
+    assert report_problem(report) is not None
+    with pytest.raises(ValidationError):
+        report_model(report)
+
+
+def test_the_conftest_check_finds_a_broken_report_file(jsonschema):
+    """The session's check (tests/_reports.py) reads files: a broken one among good ones is named.
+    Written outside the session's temporary directories, so that the session itself stays green."""
+    import tempfile
+    from pathlib import Path
+
+    from tests._reports import invalid_reports
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "good.json").write_text(json.dumps(a_report()))
+        broken = a_report()
+        broken["claims"][0]["verdict"] = "OK"
+        (root / "run" / "bad.json").parent.mkdir()
+        (root / "run" / "bad.json").write_text(json.dumps(broken))
+        (root / "config.json").write_text(json.dumps({"p": 13}))  # not a report: not counted
+        count, problems = invalid_reports(root)
+    assert count == 2 and len(problems) == 1 and "bad.json: claims/0/verdict" in problems[0], problems
+    assert REPORT_SCHEMA.name in {p.name for p in generated()}
