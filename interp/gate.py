@@ -93,7 +93,7 @@ class ClaimItem(pytest.Item):
         self.verdict = verdict
         if verdict.value is not None:
             self.user_properties.extend([
-                ("value", verdict.value), ("threshold", f"{self.case.claim.op} {self.case.claim.threshold:g}"),
+                ("value", verdict.value), ("threshold", f"{verdict.case.claim.op} {verdict.case.claim.threshold:g}"),
                 ("margin", verdict.margin)])
         if verdict.status == PASS:
             return

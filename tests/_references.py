@@ -131,14 +131,14 @@ def calibration(claim, claims, reference_path: Path | None) -> dict:
 @cache
 def population_placement(claim_id: str):
     """What the calibration population gives for a claim of the default claims file
-    (:func:`calibration.calibrate.place`: its threshold, the architectures it gates)."""
-    from calibration.calibrate import place
+    (:func:`calibration.calibrate.place`: per architecture its threshold and gate), with the
+    negative references that do not need the third-party checkpoint."""
+    from calibration.calibrate import place, reference_negatives, required_claims
     from interp.claims.load import DEFAULT_CLAIMS, load_claims
 
     claims = load_claims(DEFAULT_CLAIMS)
     claim = claims.claim(claim_id)
-    negative = calibration(claim, claims, None)["nearest_negative"]
-    return place(claim, _population(), None if negative is None else negative[1])
+    return place(claim, _population(), reference_negatives(claim, claims, None), required_claims(claim, claims))
 
 
 @cache
@@ -149,8 +149,8 @@ def _population() -> list[dict]:
 
 
 def placed_by_population(claim) -> bool:
-    """A calibrated claim whose threshold the population places (it gates an architecture); the
-    others keep the references' placement."""
-    return claim.threshold_source == "calibrated" and bool(population_placement(claim.id).gated_on)
+    """A calibrated claim with a threshold the population places on an architecture it gates
+    (``thresholds`` in the claims file); its default ``threshold`` is the references' placement."""
+    return claim.threshold_source == "calibrated" and bool(claim.thresholds)
 
 

@@ -27,7 +27,6 @@ from tests._references import (
     calibration,
     case_values,
     placed_by_population,
-    population_placement,
     reference_names,
     rule_threshold,
     run_of,
@@ -47,14 +46,13 @@ def thresholds_table(claims: ClaimsFile, reference_path: Path | None) -> str:
         numbers = calibration(claim, claims, reference_path)
         pos, neg = numbers["worst_positive"], numbers["nearest_negative"]
         rule = rule_threshold(pos[1], neg[1]) if pos and neg and claim.threshold_source == "calibrated" else None
+        placed = "–" if rule is None else f"{claim.op} {rule:g}"
         if placed_by_population(claim):
-            rule = None
-            placed = f"{claim.op} {population_placement(claim.id).threshold:g} (population)"
+            placed += "; population: " + ", ".join(f"{a} {claim.op} {t:g}" for a, t in claim.thresholds.items())
         lines.append(
             f"| `{claim.id}` | {claim.op} {claim.threshold:g} | {claim.threshold_source or '–'} | "
             + (f"{_number(pos[1])} ({pos[2]})" if pos else "–") + " | "
-            + (f"{_number(neg[1])} ({neg[2]})" if neg else "–") + " | "
-            + (placed if placed_by_population(claim) else "–" if rule is None else f"{claim.op} {rule:g}") + " |")
+            + (f"{_number(neg[1])} ({neg[2]})" if neg else "–") + " | " + placed + " |")
     return "\n".join(lines)
 
 

@@ -111,7 +111,7 @@ def requirement_failures(claim: Claim, claims: ClaimsFile, run) -> list[str]:
     """The claims ``claim`` requires that do not hold on ``run``, each as ``id value op threshold``."""
     failing = []
     for rid in claim.requires:
-        required = claims.claim(rid)
+        required = claims.claim(rid).at(gate_architecture(run.model))
         for case in required.expand(run.key_freqs):
             value = evaluate(case, run)
             if not (math.isfinite(value) and case.judge(value)) or requirement_failures(required, claims, run):
@@ -121,6 +121,7 @@ def requirement_failures(claim: Claim, claims: ClaimsFile, run) -> list[str]:
 
 def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str) -> Verdict:
     """Evaluate one claim case on a run and decide its verdict (the module docstring's rules)."""
+    case = case.at(gate_architecture(run.model))  # its threshold on this architecture
     claim = case.claim
     try:
         value = evaluate(case, run)

@@ -1,69 +1,83 @@
 """Thresholds and gates from the calibration population (``calibration/population.csv``, committed;
-the rule: ``calibration/calibrate.py``). Recomputed here from the file, so an edit of claims.yaml
-that moves a threshold off the rule, or gates a claim where the held-out models do not bear it
-out, fails; and docs/claims.md shows exactly these numbers."""
+the rule: docs/claims.md, "The calibration rule", and ``calibration/calibrate.py``). Recomputed
+here from the file, so an edit of claims.yaml that moves a threshold off the rule, or gates a
+claim where the calibration half does not bear it out, fails; the held-out half changes nothing
+(deleting its rows leaves claims.yaml as it is); and docs/claims.md and README show exactly these
+numbers. The rule worked out by hand: ``tests/unit/test_calibration_rule.py``."""
 
 from __future__ import annotations
+
+import csv
 
 import pytest
 
 from calibration.calibrate import (
     EVERY_ARCHITECTURE,
-    GATED_SHARE,
+    calibration_run,
     grokked_values,
-    place,
+    placements,
     read_population,
     rule_threshold,
     worst_of,
 )
-from calibration.population_tables import population_tables
+from calibration.population_tables import gate_rates, population_tables
 from interp import algorithm
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from tests._paths import ROOT
-from tests._references import calibration
 from tests._tables import block_in
 
 CLAIMS = load_claims(DEFAULT_CLAIMS)
 ROWS = read_population()
-
-
-def placement(claim):
-    negative = calibration(claim, CLAIMS, None)["nearest_negative"]
-    return place(claim, ROWS, None if negative is None else negative[1])
+PLACED = placements(CLAIMS, ROWS)
 
 
 @pytest.mark.parametrize("claim", CLAIMS.claims, ids=lambda c: c.id)
 def test_claim_is_gated_where_the_rule_gates_it(claim):
-    found = placement(claim)
+    found = PLACED[claim.id]
     gated = list(claim.gated_on) if claim.gated_on is not None else None
     if gated is None:  # gated on every architecture: the population's, and those it has no models of
         assert claim.metric in EVERY_ARCHITECTURE, f"{claim.id}: gated_on all, but only the task itself may be"
         assert found.gated_on == ["mlp", "transformer"], f"{claim.id}: gated_on all, the rule gives {found.gated_on}"
     else:
-        assert gated == found.gated_on, f"{claim.id}: gated_on {gated}, the rule gives {found.gated_on} " \
-                                        f"(held-out {found.held})"
+        assert gated == found.gated_on, f"{claim.id}: gated_on {gated}, the rule gives {found.gated_on}"
 
 
-@pytest.mark.parametrize("claim", [c for c in CLAIMS.claims if c.threshold_source == "calibrated"], ids=lambda c: c.id)
-def test_calibrated_threshold_is_where_the_population_puts_it(claim):
-    """Where the population places it (a gated architecture), exactly there; a calibrated claim the
-    population gates nowhere keeps the references' placement (test_thresholds.py)."""
-    found = placement(claim)
-    if not found.gated_on:  # test_thresholds.py checks its placement on the references
-        assert not claim.gated_on, f"{claim.id}: the population gates it nowhere"
-        return
-    assert claim.threshold == found.threshold, (
-        f"{claim.id}: threshold {claim.threshold}, the rule puts it at {found.threshold} (worst calibration value "
-        f"{found.calibration_worst}, nearest negative {found.nearest_negative})")
+@pytest.mark.parametrize("claim", CLAIMS.claims, ids=lambda c: c.id)
+def test_thresholds_are_where_the_population_puts_them(claim):
+    """Per architecture it gates, a calibrated claim's threshold is the rule's (``thresholds``);
+    a fixed one has none (its default, checked by test_thresholds.py, is the seed's or exact)."""
+    found = PLACED[claim.id]
+    assert claim.thresholds == found.thresholds, (
+        f"{claim.id}: thresholds {claim.thresholds}, the rule gives {found.thresholds} (calibration bound "
+        f"{ {a: on.bound for a, on in found.on.items()} }, nearest negative "
+        f"{ {a: on.nearest_negative for a, on in found.on.items()} })")
 
 
-@pytest.mark.parametrize("claim", [c for c in CLAIMS.claims if c.gated_on], ids=lambda c: c.id)
-def test_gated_claim_holds_on_the_held_out_grokked_models(claim):
-    """The issue's bar: at least 95% of each gated architecture's held-out grokked models."""
-    found = placement(claim)
-    for architecture in claim.gated_on:
-        holding, total = found.held[architecture]
-        assert total >= 5 and holding >= GATED_SHARE * total, f"{claim.id} on the {architecture}: {holding} of {total}"
+def _without_held_out(rows: list[dict], path) -> list[dict]:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(r for r in rows if r["half"] != "held-out")
+    return read_population(path)
+
+
+def test_deleting_the_held_out_rows_leaves_the_claims_file_unchanged(tmp_path):
+    """The issue's bar: thresholds and gating come from the calibration half alone. So do they
+    where every held-out value fails its claim (before issue 20 that rewrote 11 claims)."""
+    text = DEFAULT_CLAIMS.read_text()
+    kept = _without_held_out(ROWS, tmp_path / "calibration-half.csv")
+    assert len(kept) < len(ROWS) and all(r["half"] != "held-out" for r in kept)
+    assert calibration_run(CLAIMS, kept, None, text)[0] == text, "the held-out rows changed claims.yaml"
+    failing = [{**r, **{c.id: ("-1e9" if c.op in (">", ">=", "==") else "1e9") for c in CLAIMS.claims
+                        if r.get(c.id, "") != ""}} if r["half"] == "held-out" else r for r in ROWS]
+    assert calibration_run(CLAIMS, failing, None, text)[0] == text, "held-out values changed claims.yaml"
+
+
+def test_the_claims_file_is_what_the_rule_writes():
+    """``python -m calibration.calibrate --write`` would change nothing (without the third-party
+    reference, the default thresholds of the claims that name it are kept)."""
+    text = DEFAULT_CLAIMS.read_text()
+    assert calibration_run(CLAIMS, ROWS, None, text)[0] == text, "run: python -m calibration.calibrate --write"
 
 
 def test_the_population_is_the_issue_s():
@@ -96,8 +110,9 @@ def test_clock_and_pizza_cut_points_are_where_the_rule_puts_them():
 
 def test_the_population_tables_in_the_docs_are_current():
     current = block_in((ROOT / "docs" / "claims.md").read_text(), "population")
-    assert population_tables(CLAIMS, ROWS, {c.id: placement(c) for c in CLAIMS.claims}) == current, \
-        "run: python -m calibration.population_tables"
+    assert population_tables(CLAIMS, ROWS, PLACED) == current, "run: python -m calibration.population_tables"
+    rates = block_in((ROOT / "README.md").read_text(), "population-rates")
+    assert gate_rates(CLAIMS, ROWS, PLACED) == rates, "run: python -m calibration.population_tables"
 
 
 def test_grokked_values_reads_only_clean_final_models():

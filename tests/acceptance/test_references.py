@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pytest
 
+from interp.claims.claim import gate_architecture
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from interp.claims.verdicts import KNOWN_FAIL, NOT_GATED, PASS, assess
 from interp.model import ARCHITECTURES
@@ -55,7 +56,9 @@ def _known_failing_cases(claim) -> set[str]:
 
 def assert_on_its_side(claim, name: str, kind: str, run) -> None:
     """``holds``: every case passes or is a known failure of that checkpoint, and not by
-    construction. ``fails``: a case falls on the failing side that the positives do not excuse."""
+    construction. ``fails``: a case falls on the failing side that the positives do not excuse.
+    Each at the claim's threshold on the model's architecture."""
+    claim = claim.at(gate_architecture(run.model))
     if kind == "holds":
         assert not _by_construction(claim, run), f"{name}: {claim.id} holds there by construction, which proves nothing"
         verdicts = [assess(case, run, CLAIMS, run.checkpoint.sha256) for case in claim.expand(run.key_freqs)]

@@ -8,18 +8,16 @@ threshold rows that cite the reference, need its file; the rest of each table is
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from tests._paths import ROOT
-from tests._references import architecture_of, calibration, placed_by_population, rule_threshold
+from tests._references import calibration, rule_threshold
 from tests._tables import BLOCKS, block_in, rows_citing_the_reference, without_reference
 
 CLAIMS = load_claims(DEFAULT_CLAIMS)
 CALIBRATED = [c for c in CLAIMS.claims if c.threshold_source == "calibrated"]
-ON_REFERENCES = [c for c in CALIBRATED if not placed_by_population(c)]  # the population places the others
+ON_REFERENCES = CALIBRATED  # the default threshold; the population places the per-architecture ones
 
 
 def test_every_claim_says_where_its_threshold_comes_from():
@@ -28,12 +26,8 @@ def test_every_claim_says_where_its_threshold_comes_from():
 
 @pytest.mark.parametrize("claim", CALIBRATED, ids=lambda c: c.id)
 def test_calibrated_threshold_lies_strictly_between_positives_and_nearest_negative(claim):
-    """The references of every architecture for a threshold the references place; for one the
-    population places (test_population.py), the nearest negative, and the positives of the
-    architectures it gates."""
-    if placed_by_population(claim):
-        claim = replace(claim, references={**claim.references, "holds": tuple(
-            n for n in claim.references.get("holds", ()) if architecture_of(n) in claim.gated_on)})
+    """The default threshold, against the references of every architecture (the thresholds the
+    population places per architecture: test_population.py)."""
     numbers = calibration(claim, CLAIMS, None)
     (pos_margin, pos_value, pos_name), (neg_margin, neg_value, neg_name) = (
         numbers["worst_positive"], numbers["nearest_negative"])
