@@ -103,11 +103,12 @@ class ClaimRow(Strict):
     """One claim case evaluated on the checkpoint."""
 
     id: str = Field(description="the claim case, as in the pytest node id <checkpoint>::<id>")
-    metric: str = Field(description="the function in interp/metrics.py")
-    params: dict[str, int | float | str] = Field(description="the metric's parameters")
+    metric: str = Field(description="the function in interp/metrics.py (or interp/metrics_causal.py)")
+    params: dict[str, int | float | str] = Field(description="its parameters, the case's for_each values included")
     value: float | None = Field(description="the measurement (null if not finite)")
     op: Literal[tuple(OPS)] = Field(description="the comparison the claim makes")
-    threshold: float
+    threshold: float = Field(description="the number value is compared with (the claim's threshold on this "
+                                         "architecture)")
     passed: bool = Field(description="value op threshold is true on a finite value, and the claim is applicable "
                                      "(SPEC's field)")
     margin: float | None = Field(
@@ -139,12 +140,13 @@ class CheckpointReport(Strict):
     checkpoint: str = Field(description="the file as given")
     entry: str = optional("present for a snapshot of a full-run file: its name within the file (epoch000100, final)")
     epoch: int | None = optional("present with entry: the snapshot's epoch")
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="the sha256 of the file's bytes")]
-    p: int = Field(description="the modulus, from the weights' shapes (or the files and options: facts)")
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="the sha256 of the file's bytes (known "
+                                                                        "failures are bound to it)")]
+    p: int = Field(description="the modulus, read from the weights' shapes (or from the files or --p: facts)")
     d_model: int = optional("from the weights' shapes")
     d_mlp: int = optional("from the weights' shapes")
-    n_heads: int = optional("a transformer's heads")
-    d_head: int = optional("a transformer's head size")
+    n_heads: int = optional("a transformer's number of heads, from the shapes")
+    d_head: int = optional("a transformer's head size, from the shapes")
     architecture: str = Field(description="the computation, 'mlp' or 'transformer' (or an adapter's name)")
     n_layers: int = Field(description="its number of layers; the claims read the last")
     gated_as: str = Field(description="the architecture as the claims' gated_on names it (docs/claims.md): mlp, "
@@ -152,7 +154,8 @@ class CheckpointReport(Strict):
     format: str = Field(description="the layout read (docs/formats.md): interp-mlp, transformerlens, nanda, zhong, "
                                     "chughtai, onehot, or pytest_interp_model")
     task: Literal["add", "sub"] = Field(description="(a + b) mod p or (a - b) mod p")
-    task_source: str = Field(description="where the task came from: 'option --task', 'file (...)' or 'default'")
+    task_source: str = Field(description="where the task came from: 'option --task', 'file (...)' (the file's "
+                                         "config or a sidecar, named) or 'default'")
     facts: dict[str, Sourced] = Field(
         description="every fact known of the model with its source: p, task, input_form, attn_coeff, act, split, "
                     "split_seed, split_fraction, layout, epoch, ... (docs/formats.md)")
@@ -164,9 +167,16 @@ class CheckpointReport(Strict):
                                                                    "(--key-freqs)")
     key_freqs_found: list[int] = optional(
         "present with --key-freqs: the key frequencies the model's readout gives by the rule")
-    warnings: list[str] = optional("present when any: one line each (--key-freqs that differ from key_freqs_found)")
-    algorithm: Algorithm = optional("present when any claim of the checkpoint ran: clock or pizza")
-    totals: Totals
+    warnings: list[str] = optional("present when any: one line each; now only --key-freqs that differ from "
+                                   "key_freqs_found (the same line is printed in the terminal summary)")
+    algorithm: Algorithm = optional("present when any claim of the checkpoint ran: clock or pizza as Zhong et al. "
+                                    "decide it (docs/claims.md, 'Clock or pizza'): the verdict, what decided it, the "
+                                    "two cut points, the two numbers and the wrong-logit distance irrelevance, and "
+                                    "their percentiles among Zhong et al.'s published_n solved 1-layer runs")
+    totals: Totals = Field(description="counts of claims by verdict: claims the gated rows (every verdict but "
+                                       "NOT-GATED), not_gated the others; by_construction counts passing rows that "
+                                       "hold by construction (a subset of passed). The gate (pytest's exit status) "
+                                       "fails exactly when failed + not_applicable > 0")
     claims: list[ClaimRow] = Field(description="one row per evaluated claim case, in the claims file's order")
     not_evaluated: list[NotEvaluated] = Field(
         description="claim cases the architecture has nothing for (verdict SKIP), with the reason; not in claims "
@@ -184,11 +194,15 @@ class RunReport(Strict):
     gate: Literal[GATE_MODES] = Field(
         description="the gate mode (--gate, ini interp_gate), which changes verdicts: population (the default), "
                     "seed or all")
-    claims_file: ClaimsFileRef = optional("the claims file the run read")
+    claims_file: ClaimsFileRef = optional("the claims file the run read: path (absolute), sha256 of its bytes, and "
+                                          "source, 'default (shipped with interp)' or 'option --claims'")
     options: dict[str, Sourced] = Field(
-        description="every option given that changes a verdict, each with its source: the facts (task, p, "
-                    "input_form, ...), claims, key_freqs, gate; an option not given is absent")
-    notes: list[str] = optional("present when any: one-line notes about the files")
+        description="every option given that changes a verdict, each {value, source: 'option --X'}: the facts "
+                    "(task, p, input_form, attn_coeff, act, split, split_seed, split_fraction), claims (--claims, the "
+                    "resolved path), key_freqs (--key-freqs) and gate (--gate or the ini's interp_gate, when not the "
+                    "default); an option not given is absent")
+    notes: list[str] = optional("present when any: one-line notes about the files, e.g. snapshots saved without "
+                                "cloning")
 
 
 class OneCheckpointReport(CheckpointReport, RunReport):

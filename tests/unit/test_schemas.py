@@ -143,3 +143,79 @@ def test_the_conftest_check_finds_a_broken_report_file(jsonschema):
         count, problems = invalid_reports(root)
     assert count == 2 and len(problems) == 1 and "bad.json: claims/0/verdict" in problems[0], problems
     assert REPORT_SCHEMA.name in {p.name for p in generated()}
+
+
+def test_report_schema_doc_tables_are_generated_from_the_schema():
+    """docs/report-schema.md's field tables are what docs/make_report_schema_tables.py writes."""
+    import importlib.util
+
+    from tests._paths import ROOT
+
+    spec = importlib.util.spec_from_file_location("make_tables", ROOT / "docs" / "make_report_schema_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    text = tables.DOC.read_text(encoding="utf-8")
+    assert tables.with_blocks(text, tables.blocks()) == text, "run python docs/make_report_schema_tables.py"
+
+
+OK = "{id: x, metric: accuracy, op: '>', threshold: 1, claim: c, source: s"
+KF = "known_failures:\n- {claim: x, sha256: '" + "0" * 64 + "', value: 0.5, reason: r"
+MESSAGES = {  # claims file text: the one line the loader gives (after the file's name)
+    "[1, 2]": "expected a mapping with a 'claims' list, got a list",
+    "claims: []": "'claims' must be a non-empty list",
+    "claims: {a: 1}": "'claims' must be a non-empty list",
+    "claims:\n- " + OK + "}\nextra: 1": "unknown top-level key(s) ['extra']; allowed: ['claims', 'known_failures']",
+    "claims:\n- 3": "claim #1: expected a mapping, got int",
+    "claims:\n- " + OK + ", holds_by_construction: true}": "claim 'x': holds_by_construction is no longer",
+    "claims:\n- {id: x, metric: accuracy}": "claim 'x': missing field(s) op, threshold, claim, source",
+    "claims:\n- {id: 'a b', metric: accuracy, op: '>', threshold: 1, claim: c, source: s}":
+        "claim 'a b': id may hold only letters, digits, '-' and '_'",
+    "claims:\n- {id: 3, metric: accuracy, op: '>', threshold: 1, claim: c, source: s}":
+        "claim #1: id must be a non-empty string",
+    "claims:\n- {id: x, metric: accuracy, op: [a], threshold: 1, claim: c, source: s}": "claim 'x': bad op ['a']",
+    "claims:\n- {id: x, metric: accuracy, op: '>', threshold: .inf, claim: c, source: s}":
+        "claim 'x': threshold must be a finite number, got inf",
+    "claims:\n- {id: x, metric: accuracy, op: '>', threshold: true, claim: c, source: s}":
+        "claim 'x': threshold must be a finite number, got True",
+    "claims:\n- {id: x, metric: accuracy, op: '>', threshold: 1, claim: ' ', source: s}":
+        "claim 'x': claim must be a non-empty string",
+    "claims:\n- " + OK + ", params: [1]}": "claim 'x': params must be a mapping, got list",
+    "claims:\n- " + OK + ", for_each: {split: []}}": "claim 'x': for_each.split must be a non-empty list or 'key_",
+    "claims:\n- " + OK + ", for_each: {split: all}}": "claim 'x': for_each.split must be a non-empty list or 'key_",
+    "claims:\n- " + OK + ", family: 3}": "claim 'x': family must be a string",
+    "claims:\n- " + OK + ", requires: [1]}": "claim 'x': requires must be a claim id or a list of claim ids",
+    "claims:\n- " + OK + ", references: [a]}": "claim 'x': references must be a mapping with keys holds and",
+    "claims:\n- " + OK + ", references: {holdz: [a]}}": "claim 'x': references must be a mapping with keys holds",
+    "claims:\n- " + OK + ", references: {holds: a}}": "claim 'x': references.holds must be a list of model names",
+    "claims:\n- " + OK + ", threshold_source: guess}":
+        "claim 'x': threshold_source 'guess' not one of ['seed', 'paper', 'exact', 'calibrated']",
+    "claims:\n- " + OK + ", gated_on: mlp}": "claim 'x': gated_on must be 'all' or a list of architectures (mlp,",
+    "claims:\n- " + OK + ", thresholds: {mpl: 0.5}}": "claim 'x': thresholds names 'mpl' (did you mean 'mlp'?)",
+    "claims:\n- " + OK + ", thresholds: {mlp: high}}": "claim 'x': thresholds.mlp must be a finite number, got 'high'",
+    "claims:\n- " + OK + ", population_negatives: [piza]}":
+        "claim 'x': population_negatives names 'piza' (did you mean 'pizza'?)",
+    "claims:\n- " + OK + "}\n- " + OK.replace("x", "y") + ", params: {freq: 3}}":
+        "claim 'y': metric 'accuracy' takes no parameter(s) ['freq']",
+    "claims:\n- " + OK + "}\n" + KF + ", extra: 1}": "known_failures #1: needs exactly the fields ['claim', 'reason', "
+                                                     "'sha256', 'value'], got ['claim', 'extra', 'reason', 'sha256', "
+                                                     "'value']",
+    "claims:\n- " + OK + "}\nknown_failures:\n- {claim: x, sha256: abc, value: 0.5, reason: r}":
+        "known_failures #1 ('x'): sha256 must be 64 hex characters, got 'abc' (3 characters)",
+    "claims:\n- " + OK + "}\n" + KF.replace("0.5", ".nan") + "}": "known_failures #1 ('x'): value must be a finite",
+    "claims:\n- " + OK + "}\n" + KF.replace("reason: r", "reason: 3") + "}": "known_failures #1 ('x'): reason must be",
+    "claims:\n- " + OK + "}\nknown_failures: {}": "'known_failures' must be a list",
+}
+
+
+@pytest.mark.parametrize("text", sorted(MESSAGES))
+def test_each_problem_is_one_line_naming_the_claim_and_the_field(text):
+    """The loader's messages through the models: the entry (claim id, else its number), the field
+    and the problem, on one line; never pydantic's dump ("validation error", "For further information")."""
+    from interp.claims.load import parse_claims
+    from interp.errors import ClaimsError
+
+    with pytest.raises(ClaimsError) as info:
+        parse_claims(text, "mine.yaml")
+    message = str(info.value)
+    assert message.startswith("mine.yaml: " + MESSAGES[text]), message
+    assert "\n" not in message and "validation error" not in message and "errors.pydantic.dev" not in message
