@@ -11,7 +11,9 @@ where the claim is not defined).
 Beside the claims, ``gradient-symmetricity`` and ``distance-irrelevance-wrong-logit`` (the number
 Zhong et al.'s tables hold), for the clock/pizza verdict.
 Idempotent: a model already in the file (same path and sha256, every column) is not measured
-again; ``--remeasure`` measures all of them again, for a metric whose definition changed.
+again, and one missing a column (a claim added since, as ``key-freqs-few``, the share of the
+frequencies that come out key) is measured again; ``--remeasure`` measures all of them again, for
+a metric whose definition changed.
 """
 
 from __future__ import annotations

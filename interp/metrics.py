@@ -219,6 +219,25 @@ def neuron_cluster_fraction(neuron_freq_shares: Float[Tensor, "d_mlp k"], cut: f
 
 
 @metric
+def key_freq_fraction(key_freqs: list[int], p: int) -> float:
+    """The share of the frequencies that come out key: ``|K| / (p // 2)``, with ``K`` the run's
+    key frequencies (:mod:`interp.keyfreqs`: the largest ratio gap in the readout's spectrum, or
+    those given) among the ``p // 2`` frequencies ``k = 1 .. p // 2``. Few, as the papers find
+    (the notebook 13 of 56, Nanda et al. 5, Zhong et al. 3 or 4), is near 0; a spectrum is
+    **spread** (issue 20) above 0.5, where a restricted loss or a norm ratio over the key
+    frequencies keeps nearly everything and so passes whatever the model does. It reads the cut,
+    not the spectrum: a spectrum with no gap at all (every frequency alike) comes out with one key
+    frequency.
+
+    >>> key_freq_fraction([1, 3, 17, 19, 21, 23, 28, 29, 33, 35, 37, 42, 44], 113)  # the notebook's 13
+    0.23214285714285715
+    >>> key_freq_fraction(list(range(1, 48)), 97)  # 47 of 48: a full-data MLP's
+    0.9791666666666666
+    """
+    return len(key_freqs) / (p // 2)
+
+
+@metric
 def key_freq_agreement(readout_fourier: Float[Tensor, "d_mlp p"], token_map_fourier: Float[Tensor, "p d"],
                        post_terms: TermSpectrum, logit_terms: TermSpectrum) -> float:
     """Agreement of the key-frequency sets found independently (by :mod:`interp.keyfreqs`' largest
