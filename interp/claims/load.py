@@ -31,6 +31,10 @@ A claims file has two top-level keys::
 
 ``for_each`` values are lists, or ``key_freqs`` for the run's key frequencies. An expanded claim's
 id is ``<id>[k<freq>-<term>]``, e.g. ``fve[k17-sin]``.
+
+The structure above is defined once, by the pydantic models of :mod:`interp.schemas.claims_file`:
+the loader validates with them, and ``interp/schemas/claims.schema.json`` (for editors; README,
+"Editing a claims file") is generated from them. This module adds what a schema cannot check.
 How a claim comes out on one checkpoint: :mod:`interp.claims.verdicts`.
 """
 

@@ -178,6 +178,7 @@ class ClaimsDocument(BaseModel):
 
 # -- one line from pydantic's errors ---------------------------------------------------------------
 SCOPES = {"claims": ("claim", ClaimEntry), "known_failures": ("known_failures", KnownFailureEntry)}
+UNKNOWN_KEY = ("extra_forbidden", "invalid_key")  # a key no field has; one that is not even a string
 
 
 def problem(exc: ValidationError, doc: object) -> str:
@@ -202,7 +203,7 @@ def problem(exc: ValidationError, doc: object) -> str:
 
 def _document_problem(errors: list[dict], doc: object) -> str:
     allowed = sorted(ClaimsDocument.model_fields)
-    extra = [e["loc"][0] for e in errors if e["type"] == "extra_forbidden"]
+    extra = [e["loc"][0] for e in errors if e["type"] in UNKNOWN_KEY]
     if not isinstance(doc, dict):
         return f"expected a mapping with a 'claims' list, got a {type(doc).__name__}"
     if extra:
@@ -220,7 +221,7 @@ def _entry_problem(errors: list[dict], scope: tuple, raw: object) -> str:
     if not isinstance(raw, dict):
         return f"{label}: expected a mapping, got {type(raw).__name__}"
     fields = model.model_fields
-    extra = sorted({str(e["loc"][2]) for e in errors if len(e["loc"]) == 3 and e["type"] == "extra_forbidden"})
+    extra = sorted({str(e["loc"][2]) for e in errors if len(e["loc"]) == 3 and e["type"] in UNKNOWN_KEY})
     missing = [name for name in fields if any(e["loc"][2:] == (name,) and e["type"] == "missing" for e in errors)]
     if kind == "known_failures" and (extra or missing):
         return f"{label}: needs exactly the fields {sorted(fields)}, got {sorted(map(str, raw))}"

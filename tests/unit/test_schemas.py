@@ -8,6 +8,8 @@ import re
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from interp.claims.load import DEFAULT_CLAIMS
@@ -166,6 +168,8 @@ MESSAGES = {  # claims file text: the one line the loader gives (after the file'
     "claims: {a: 1}": "'claims' must be a non-empty list",
     "claims:\n- " + OK + "}\nextra: 1": "unknown top-level key(s) ['extra']; allowed: ['claims', 'known_failures']",
     "claims:\n- 3": "claim #1: expected a mapping, got int",
+    "{1: 2}": "unknown top-level key(s) ['1']; allowed: ['claims', 'known_failures']",
+    "claims:\n- {1: x, id: x}": "claim 'x': unknown field(s) '1'; allowed: claim, family",
     "claims:\n- " + OK + ", holds_by_construction: true}": "claim 'x': holds_by_construction is no longer",
     "claims:\n- {id: x, metric: accuracy}": "claim 'x': missing field(s) op, threshold, claim, source",
     "claims:\n- {id: 'a b', metric: accuracy, op: '>', threshold: 1, claim: c, source: s}":
@@ -219,3 +223,26 @@ def test_each_problem_is_one_line_naming_the_claim_and_the_field(text):
     message = str(info.value)
     assert message.startswith("mine.yaml: " + MESSAGES[text]), message
     assert "\n" not in message and "validation error" not in message and "errors.pydantic.dev" not in message
+
+
+KEYS = st.text(max_size=6) | st.integers(-2, 2) | st.booleans() | st.none()
+ANY = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                   lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3), max_leaves=8)
+VALID = {"id": "x", "metric": "fve", "for_each": {"freq": "key_freqs", "term": ["sin", "cos"]}, "op": ">",
+         "threshold": 0.84, "claim": "c", "source": "s"}
+
+
+@settings(max_examples=5 * settings().max_examples)
+@given(st.dictionaries(KEYS, ANY, max_size=3), st.sampled_from(["claim", "document", "known failure"]))
+def test_any_keys_and_values_get_one_line(fragment, where):
+    """Found by this test: a key that is not a string (YAML's ``1:``) raised KeyError."""
+    from interp.claims.load import parse_claims
+    from interp.errors import ClaimsError
+
+    doc = {"claims": [{**VALID, **fragment}]} if where == "claim" else {"claims": [VALID], **fragment}
+    if where == "known failure":
+        doc = {"claims": [VALID], "known_failures": [{"claim": "x[k1-sin]", **fragment}]}
+    try:
+        parse_claims(yaml.safe_dump(doc, sort_keys=False), "fuzz.yaml")
+    except ClaimsError as exc:
+        assert str(exc).startswith("fuzz.yaml") and "\n" not in str(exc), str(exc)
