@@ -24,7 +24,7 @@ from interp.names import TASKS
 
 FUNCS = re.compile(r"^\s*lambda\s+(\w+)\s*:\s*\(\s*\1\[0\]\s*([+-])\s*\1\[1\]\s*\)\s*%\s*(\d+)\s*$")
 FN_NAMES = {"add": "add", "subtract": "sub", "sub": "sub", "+": "add", "-": "sub"}
-RUN_DIR = re.compile(r"(?:^|_)p_(\d+)_.*?_(ReLU|Quad|GeLU|relu|quad|gelu)(?:_|$)")
+RUN_DIR = re.compile(r"(?:^|_)p_(\d+)_.*?_(ReLU|Quad|GeLU|Id|relu|quad|gelu)(?:_|$)")
 
 
 def task_of_funcs(text: str, where: str) -> tuple[str, int]:

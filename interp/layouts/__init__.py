@@ -17,7 +17,7 @@ from interp.errors import CheckpointError
 from interp.facts import FILE, Facts
 from interp.layouts import chughtai, interp_mlp, nanda, onehot, transformerlens, zhong
 
-LAYOUTS = {m.NAME: m for m in (chughtai, zhong, nanda, transformerlens, onehot, interp_mlp)}
+LAYOUTS = {m.NAME: m for m in (chughtai, zhong, nanda, onehot, transformerlens, interp_mlp)}
 Adapter = Callable[[str, dict, Facts], object]
 
 

@@ -20,7 +20,8 @@ FIELD = {  # name: (file, its gate architecture)
     "zhong-c1 (Zhong et al.'s code, ordinary attention)": (FIXTURES / "zhong" / "model_p59c1s0.pt", "transformer"),
     "transformerlens add (Nanda et al.'s recipe)": (FIXTURES / "transformer" / "add" / "epoch015000.pt", "transformer"),
     "transformerlens sub (Nanda et al.'s recipe)": (FIXTURES / "transformer" / "sub" / "epoch025000.pt", "transformer"),
-    "one-hot Quad MLP, final": (FIXTURES / "onehot" / "p_23_dmlp_512_Quad_frac_0.5_seed_0" / "final.pth", "mlp-quad"),
+    "one-hot Quad MLP, final (the study's code)": (
+        FIXTURES / "onehot" / "p_23_dmlp_256_Quad_random_scale_0.1_decay_2.0_12030400" / "final.pth", "mlp-quad"),
 }
 
 

@@ -7,6 +7,8 @@ The claims read the ``p`` answer logits, so the published logits are compared on
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -120,14 +122,58 @@ def test_chughtai_transformer_and_mlp(tmp_path):
         assert_same(checkpoint, mlp.answer(all_pairs(n)), p=n)
 
 
-@pytest.mark.parametrize("act", onehot.ACTS)
-def test_onehot_run_directory(tmp_path, act):
-    model = onehot.EmbedMLP(P, d_mlp=16, act=act, seed=1)
-    directory = onehot.save_onehot_run(tmp_path, model, epochs=[0, 5])
-    final = load_checkpoint(directory / "5.pth")
-    assert final.facts.get("act") == act.lower() and final.facts.get("split") == "files"
-    with torch.no_grad():
-        assert_same(final, model.answer(all_pairs(P)))
+@pytest.mark.parametrize(("act", "embed_type", "split_form"), [
+    ("ReLU", "one_hot", "tensors"), ("GeLU", "one_hot", "list"), ("Quad", "learned", "tensors")])
+def test_onehot_run_directory(tmp_path, act, embed_type, split_form):
+    """The study's run directory, each file as its Trainer saves it (storages tagged cuda:0)."""
+    recipe = onehot.Recipe(p=P, d_mlp=16, act_type=act, lr=1e-2, weight_decay=1.0, frac_train=0.5, num_epochs=6,
+                           save_every=5, embed_type=embed_type, split_form=split_form)
+    directory = onehot.train_run(tmp_path, recipe)
+    for name in ("5.pth", "final.pth"):
+        checkpoint = load_checkpoint(directory / name)
+        assert checkpoint.facts.get("act") == act.lower() and checkpoint.facts.get("split") == "files"
+        model = onehot.EmbedMLP(P, 16, act, embed_type=embed_type)
+        model.load_state_dict(torch.load(directory / name, map_location="cpu", weights_only=True)["model"])
+        with torch.no_grad():
+            assert_same(checkpoint, model.answer(all_pairs(P)))
+
+
+def test_onehot_basis_is_read_where_the_study_saves_it(tmp_path):
+    """The buffer is ``mlp.basis``: a state dict with a top-level ``basis`` (as issue 15 had it) is
+    refused, and so is a basis of the wrong shape; the study's Id activation is refused by name."""
+    from interp.errors import CheckpointError
+
+    torch.manual_seed(0)
+    state = onehot.EmbedMLP(P, 8).state_dict()
+    moved = {**{k: v for k, v in state.items() if k != "mlp.basis"}, "basis": state["mlp.basis"]}
+    wrong_shape = {**state, "mlp.basis": torch.eye(P + 1)}
+    for bad, words in ((moved, "missing key(s) mlp.basis; unexpected key(s) basis"),
+                       (wrong_shape, "mlp.basis has shape [8, 8], expected [7, 7]"),
+                       ({k: v for k, v in state.items() if k != "mlp.basis"}, "missing key(s) mlp.basis;")):
+        torch.save(bad, tmp_path / "x.pth")
+        with pytest.raises(CheckpointError, match=re.escape(words)):
+            load_checkpoint(tmp_path / "x.pth")
+    identity = tmp_path / "p_7_dmlp_8_Id_random_scale_0.1_decay_0_01010000"
+    identity.mkdir()
+    torch.save({"model": state, "epoch": 0}, identity / "0.pth")
+    with pytest.raises(CheckpointError, match="activation 'id' is not one this tool computes"):
+        load_checkpoint(identity / "0.pth")
+
+
+def test_onehot_split_labels_must_be_the_task_answers(tmp_path):
+    """The later split form carries its labels: they are checked against the task gated."""
+    from interp.errors import CheckpointError
+    from interp.facts import OPTION, Facts
+    from interp.run import Run
+
+    directory = onehot.train_run(tmp_path, onehot.Recipe(p=P, d_mlp=8, num_epochs=1, frac_train=0.5))
+    checkpoint = load_checkpoint(directory / "0.pth")
+    assert len(Run(checkpoint).splits["test"]) == P * P - int(0.5 * P * P)
+    options = Facts()
+    options.offer("task", "sub", OPTION, "--task")
+    with pytest.raises(CheckpointError, match=r"labels are not the answers of the task gated \(sub\): they are the "
+                       "answers of --task=add"):
+        _ = Run(load_checkpoint(directory / "0.pth", options)).splits
 
 
 def test_a_json_file_of_unknown_origin_beside_a_checkpoint_is_not_a_sidecar(tmp_path):

@@ -232,44 +232,82 @@ def test_chughtai_split_is_randperm_of_row_order(n):
     assert unshuffled.tolist() == all_pairs(n)[: int(frac * n * n)].tolist()
 
 
-# -- the one-hot MLP -------------------------------------------------------------------------------
+# -- the one-hot MLP (the feature-learning study) ---------------------------------------------------
 @pytest.mark.parametrize("act", onehot.ACTS)
 def test_onehot_shapes_and_forward(act):
-    m = onehot.EmbedMLP(7, d_mlp=16, act=act, seed=1)
+    torch.manual_seed(1)
+    m = onehot.EmbedMLP(7, d_mlp=16, act_type=act)
     sd = m.state_dict()
-    assert shapes(sd) == {"basis": (7, 7), "mlp.W_in": (16, 7), "mlp.W_out": (7, 16)}
+    assert shapes(sd) == {"mlp.W_in": (16, 7), "mlp.W_out": (7, 16), "mlp.basis": (7, 7)}
     with torch.no_grad():
         out = m.answer(torch.tensor(PAIRS))
         for i, (a, b) in enumerate(PAIRS):
             pre = sd["mlp.W_in"][:, a] + sd["mlp.W_in"][:, b]
-            post = F.relu(pre) if act == "ReLU" else pre * pre
+            post = {"ReLU": F.relu(pre), "GeLU": F.gelu(pre), "Quad": pre * pre, "Id": pre}[act]
             torch.testing.assert_close(out["hook_pre"][i], pre)
             torch.testing.assert_close(out["logits"][i], sd["mlp.W_out"] @ post)
 
 
-@pytest.mark.parametrize("data_form", ["list", "tensor"])
-def test_onehot_run_directory(tmp_path, data_form):
-    m = onehot.EmbedMLP(5, d_mlp=16, act="Quad")
-    directory = onehot.save_onehot_run(tmp_path, m, [0, 3, 6], frac_train=0.4, seed=2, data_form=data_form)
-    assert directory.name == "p_5_dmlp_16_Quad_frac_0.4_seed_2"
+def test_onehot_learned_embedding_and_init_scale():
+    torch.manual_seed(2)
+    m = onehot.EmbedMLP(7, d_mlp=16, embed_type="learned", d_model=8)
+    sd = m.state_dict()
+    assert list(sd) == ["embed.W_E", "mlp.W_in", "mlp.W_out", "mlp.basis"]
+    assert shapes(sd)["embed.W_E"] == (8, 7) and shapes(sd)["mlp.W_in"] == (16, 8)
+    with torch.no_grad():
+        a, b = 6, 3
+        pre = sd["mlp.W_in"] @ (sd["embed.W_E"][:, a] + sd["embed.W_E"][:, b])
+        torch.testing.assert_close(m.answer(torch.tensor([[a, b]]))["hook_pre"][0], pre)
+    big = onehot.EmbedMLP(101, d_mlp=400)  # W_in ~ 0.1 randn / sqrt(d_model); W_out too (d_model, not d_mlp)
+    assert big.mlp.W_in.std().item() == pytest.approx(0.1 / math.sqrt(101), rel=0.05)
+    assert big.mlp.W_out.std().item() == pytest.approx(0.1 / math.sqrt(101), rel=0.05)
+
+
+@pytest.mark.parametrize("p", [7, 8])
+def test_onehot_basis_is_the_studys_fourier_basis(p):
+    basis = onehot.fourier_basis(p)
+    x = torch.arange(p)
+    assert basis.shape == ((p, p) if p % 2 else (p + 2, p))  # even p: a rounding-noise sin p/2 and cos p/2 twice
+    torch.testing.assert_close(basis[0], torch.full((p,), p**-0.5))
+    cos2 = torch.cos(2 * math.pi * 2 * x / p)
+    torch.testing.assert_close(basis[3], cos2 / cos2.norm())  # rows: Const, cos 1, sin 1, cos 2, ...
+    rows = basis[:p] if p % 2 else basis[: p - 1]  # Const, cos 1, sin 1, ..., before the p/2 rows
+    torch.testing.assert_close(rows @ rows.T, torch.eye(len(rows)), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("split_form", onehot.SPLIT_FORMS)
+def test_onehot_run_directory(tmp_path, split_form):
+    recipe = onehot.Recipe(p=5, d_mlp=16, act_type="Quad", lr=1e-2, weight_decay=1.0, frac_train=0.4,
+                           num_epochs=7, save_every=3, seed=2, split_form=split_form, stamp="11231917")
+    directory = onehot.train_run(tmp_path, recipe)
+    assert directory.name == "p_5_dmlp_16_Quad_random_scale_0.1_decay_1.0_11231917"
     assert sorted(f.name for f in directory.iterdir()) == [
         "0.pth", "3.pth", "6.pth", "final.pth", "test_data.pth", "train_data.pth"]
-    train_data, test_data = load(directory / "train_data.pth"), load(directory / "test_data.pth")
-    if data_form == "list":
+    train_data = torch.load(directory / "train_data.pth", weights_only=True, map_location="cpu")
+    test_data = torch.load(directory / "test_data.pth", weights_only=True, map_location="cpu")
+    if split_form == "list":
         assert isinstance(train_data, list) and all(type(x) is tuple and len(x) == 2 for x in train_data)
-    assert len(train_data) == int(0.4 * 25) and len(train_data) + len(test_data) == 25
-    test_pairs = torch.as_tensor(test_data)
+        order = [(a, b) for a in range(5) for b in range(5)]
+        random.Random(2).shuffle(order)
+        assert train_data + test_data == order
+    else:
+        assert isinstance(train_data, tuple) and [t.shape for t in train_data] == [(10, 2), (10,)]
+        assert torch.equal(train_data[1], train_data[0].sum(1) % 5)
+    assert len(train_data if split_form == "list" else train_data[0]) == int(0.4 * 25)
+    test_set = onehot.as_tensors(test_data, 5)
     for epoch in (0, 3, 6):
-        saved = load(directory / f"{epoch}.pth")
-        assert set(saved) == {"model", "epoch", "test_accuracy", "train_accuracy", "test_loss", "train_loss"}
-        assert plain(saved) and saved["epoch"] == epoch
-        replay = onehot.EmbedMLP(5, d_mlp=16, act="Quad")
+        saved = torch.load(directory / f"{epoch}.pth", weights_only=True, map_location="cpu")
+        assert list(saved) == list(onehot.EPOCH_KEYS) and plain(saved) and saved["epoch"] == epoch
+        replay = onehot.EmbedMLP(5, d_mlp=16, act_type="Quad")
         replay.load_state_dict(saved["model"])
-        loss, accuracy = evaluate(replay, test_pairs, 5)
-        assert accuracy == saved["test_accuracy"] and loss == pytest.approx(saved["test_loss"])
-    final = load(directory / "final.pth")
-    assert final["epoch"] == 6 and len(final["train_losses"]) == 6 == len(final["test_losses"])
-    assert final["optimizer"]["state"] and plain(final)
+        if epoch == 0:  # the first step's learning rate is 0 (LambdaLR min(step / 10, 1)): the weights as drawn
+            with torch.no_grad():
+                loss, accuracy = onehot.measure(replay, test_set)
+            assert accuracy == saved["test_accuracy"] and loss.item() == pytest.approx(saved["test_loss"])
+    final = torch.load(directory / "final.pth", weights_only=True, map_location="cpu")
+    assert list(final) == list(onehot.FINAL_KEYS) and plain(final)
+    assert final["epoch"] == 7 and len(final["train_losses"]) == 7 == len(final["grad_norms"])
+    assert final["optimizer"]["state"] and final["scheduler"]["last_epoch"] == 7
 
 
 def test_train_lowers_the_loss():
