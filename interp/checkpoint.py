@@ -75,16 +75,35 @@ def _natural(path: Path) -> tuple:
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path.name))
 
 
+def _checkpoints_in(directory: Path) -> list[Path]:
+    """The checkpoint files directly inside ``directory`` (not optimizer states, split files or
+    resume states), sorted by name with numbers by value."""
+    return sorted((f for f in directory.iterdir() if f.is_file() and f.suffix in CHECKPOINT_SUFFIXES
+                   and not f.name.endswith(".optim.pt") and f.name not in NOT_CHECKPOINTS), key=_natural)
+
+
 def find_checkpoints(path: str | Path) -> list[Path]:
-    """``path`` itself if it is a file, else every checkpoint file directly inside the directory
-    (not optimizer states, split files or resume states), sorted by name with numbers by value.
-    Raises if there is nothing to load."""
+    """``path`` itself if it is a file; else every checkpoint file directly inside the directory
+    (a run), sorted by name with numbers by value; else, for a folder of runs (a population of
+    seeds, a sweep of hyper-parameters), every run directory directly inside it, in name order,
+    each run's checkpoints in that order. Raises if there is nothing to load.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name in ("seed10/epoch2.pt", "seed10/epoch10.pt", "seed9/final.pth", "notes/x.txt"):
+    ...     (root / name).parent.mkdir(exist_ok=True); (root / name).touch()
+    >>> [p.relative_to(root).as_posix() for p in find_checkpoints(root)]
+    ['seed9/final.pth', 'seed10/epoch2.pt', 'seed10/epoch10.pt']
+    """
     path = Path(path)
     if path.is_dir():
-        found = sorted((f for f in path.iterdir() if f.is_file() and f.suffix in CHECKPOINT_SUFFIXES
-                        and not f.name.endswith(".optim.pt") and f.name not in NOT_CHECKPOINTS), key=_natural)
+        found = _checkpoints_in(path)
+        if not found:  # a folder of runs: one level down
+            runs = sorted((d for d in path.iterdir() if d.is_dir()), key=_natural)
+            found = [f for run in runs for f in _checkpoints_in(run)]
         if not found:
-            raise CheckpointError(path, f"directory holds no checkpoint ({', '.join(CHECKPOINT_SUFFIXES)})")
+            raise CheckpointError(path, f"directory holds no checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}), "
+                                  "nor do the run directories directly inside it")
         return found
     if not path.exists():
         raise CheckpointError(path, "no such file")

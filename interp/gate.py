@@ -89,7 +89,7 @@ class ClaimItem(pytest.Item):
     def runtest(self) -> None:
         session: ClaimsSession = self.config.stash[STASH_KEY]
         target = self.target
-        verdict = assess(self.case, target.run, session.claims, target.sha256)
+        verdict = assess(self.case, target.run, session.claims, target.sha256, session.gate_mode)
         self.verdict = verdict
         if verdict.value is not None:
             self.user_properties.extend([
@@ -126,7 +126,10 @@ def verdict_row(verdict: Verdict) -> dict:
         row["known_failure"] = verdict.known_failure.reason
     if verdict.status == NOT_APPLICABLE:
         row["not_applicable"] = verdict.message
-    elif verdict.status in (FAIL, SKIP, NOT_GATED) and verdict.message:
+    elif verdict.status == NOT_GATED and verdict.unmet:  # not gated, and N/A besides: the model does not solve it
+        row["not_applicable"] = (f"it describes how a model solves the task, and this one does not "
+                                 f"({'; '.join(verdict.unmet)} is false)")
+    if verdict.status in (FAIL, SKIP, NOT_GATED) and verdict.message:
         row["message"] = verdict.message
     return row
 
@@ -200,7 +203,7 @@ class ReportPlugin:
 
         if self.state.rows:
             terminalreporter.section("interp claims")
-            for line in summary_lines(self.state):
+            for line in summary_lines(self.state, verbose=self.config.get_verbosity() > 0):
                 terminalreporter.write_line(line)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

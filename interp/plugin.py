@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from interp.gate import ClaimsSession
     from interp.run import Run
 
-INTERP_OPTIONS = ("checkpoint", "claims", "claims_report", "claims_table", "claims_figures", "key_freqs", "task",
+INTERP_OPTIONS = ("checkpoint", "claims", "gate", "claims_report", "claims_table", "claims_figures", "key_freqs", "task",
                   "interp_p", "input_form", "attn_coeff", "act", "split", "split_seed", "split_fraction")
 
 
@@ -55,6 +55,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "With no test paths named, only the claims run")
     group.addoption("--claims", default=None, metavar="FILE",
                     help="claims file (default: the claims.yaml shipped in the interp package)")
+    group.addoption("--gate", default=None, choices=("population", "seed", "all"),
+                    help="which claims gate (decide the exit status): population (default) = each claim on the "
+                         "architectures the calibration population bears it out on; seed = besides, the seed "
+                         "notebook's four claims on one-hidden-layer ReLU MLPs at its thresholds; all = every "
+                         "claim defined for the architecture (default: the ini option interp_gate, else population)")
+    parser.addini("interp_gate", "the interp gate mode for this project: population, seed or all (--gate wins)",
+                  default="")
     group.addoption("--key-freqs", default=None, metavar="K1,K2,...",
                     help="pin the key frequencies instead of finding them from the readout")
     group.addoption("--task", default=None, choices=TASKS,
@@ -164,6 +171,10 @@ def pytest_configure(config: pytest.Config) -> None:
         claims_only = all(_is_checkpoint_arg(a, config) for a in config.args)
     if claims_only and config.option.tbstyle == "auto":
         config.option.tbstyle = "no"  # each failing claim is one line of the short summary and the table
+    if claims_only and len(session.targets) > 1 and config.get_verbosity() <= 0:
+        # a sweep: the claims summary gives one line per checkpoint with its first failing claim;
+        # pytest's short summary would add a line per failing claim case (thousands). -v keeps it
+        config.option.reportchars = "E"
     config.stash[STASH_KEY] = session
     config.pluginmanager.register(gate.ReportPlugin(session, config), "interp-report")
 

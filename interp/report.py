@@ -114,29 +114,35 @@ def write_report(state, path: Path) -> None:
 def verdict_word(row: dict) -> str:
     """The verdict as the terminal summary prints it (``PASS (by construction)``, ``NOT-GATED
     (holds)``, ...)."""
-    if row["verdict"] == NOT_GATED:
-        return f"{NOT_GATED} ({'holds' if row['passed'] else 'does not hold'})"
+    if row["verdict"] == NOT_GATED:  # N/A where the model does not solve the task: the value says nothing
+        return f"{NOT_GATED} ({'N/A' if row.get('not_applicable') else 'holds' if row['passed'] else 'does not hold'})"
     return row["verdict"] + (" (by construction)" if row.get("holds_by_construction") and row["passed"] else "")
 
 
-def summary_lines(state) -> list[str]:
+def summary_lines(state, verbose: bool = False) -> list[str]:
     """The terminal table: per checkpoint, every claim grouped by family, failing claims first, one
     line per case. A claim whose cases are all N/A is one line (its worst case), and the reason
     for N/A is printed once per checkpoint; a failing claim's statement is printed once, under its
     first failing case, and what went wrong where the row alone does not say it (drift, a
-    non-finite value, a task hint)."""
+    non-finite value, a task hint).
+
+    A sweep (several checkpoints) is one line per checkpoint, its counts and its first failing
+    claim, then the full table of the last checkpoint only; ``verbose`` (``-v``) prints every
+    checkpoint's table."""
     lines = [f"note: {note}" for note in state.notes] + trace.run_lines(state)
-    for target in state.targets:
-        data = state.rows.get(target.name)
-        if not data:
-            continue
+    gated = [t for t in state.targets if state.rows.get(t.name)]
+    compact = len(gated) > 1 and not verbose
+    if compact:
+        lines.append(f"{len(gated)} checkpoints: one line each, then the last one's table, a line per claim "
+                     "(-v: every table, every case)")
+        lines.extend(_checkpoint_line(t, state.rows[t.name]) for t in gated)
+        gated = gated[-1:]
+    for target in gated:
+        data = state.rows[target.name]
         rows = [dict(d["row"], order=d["order"]) for d in data]
         evaluated = [r for r in rows if r["verdict"] != "SKIP"]
         t = totals(evaluated)
-        extra = [f"{t[k]} {label}" + ("s" if k == "known_failures" and t[k] > 1 else "")
-                 for k, label in (("failed", "failed"), ("not_applicable", "not applicable"),
-                                  ("known_failures", "known failure"),
-                                  ("not_gated", "measured but not gated on this architecture")) if t[k]]
+        extra = _count_words(t)
         skipped = len(rows) - len(evaluated)
         info = target.info
         architecture = info["architecture"]
@@ -150,12 +156,15 @@ def summary_lines(state) -> list[str]:
             lines.append(f"  {algorithm.line(state.algorithms[target.name])}")
         for reason in dict.fromkeys(r["not_applicable"] for r in rows if r["verdict"] == NOT_APPLICABLE):
             lines.append(f"  N/A (not applicable, counted as failing): {reason}")
-        if any(r["verdict"] == NOT_GATED for r in rows):
+        not_gated = {r["id"].split("[")[0] for r in rows if r["verdict"] == NOT_GATED}
+        if not_gated:
             lines.append(f"  NOT-GATED (measured, not counted): claims not gated on {info['gated_as']}: the "
-                         f"calibration population does not bear them out there, or has no such models (docs/claims.md)")
+                         f"calibration population does not bear them out there, or has no such models (docs/claims.md)"
+                         + (f"; {len(not_gated)} claims, listed with -v or in --claims-report" if compact else ""))
         lines.append(f"  {'claim':<28} {'value':>12} {'threshold':>12} {'margin':>10}  verdict")
         group, explained = None, set()
-        for row in _collapse_not_applicable(rows):
+        shown = [r for r in rows if not (compact and r["verdict"] == NOT_GATED)]
+        for row in _collapse_not_applicable(shown, every_verdict=compact):
             heading = {FAIL: "FAILING: ", KNOWN_FAIL: "FAILING: ", NOT_APPLICABLE: "NOT APPLICABLE: ",
                        NOT_GATED: "NOT GATED: "}.get(row["verdict"], "") + row["family"]
             if heading != group:
@@ -174,23 +183,54 @@ def summary_lines(state) -> list[str]:
     return lines
 
 
-def folded(cases: list[dict]) -> list[dict]:
+def _count_words(t: dict[str, int], short: bool = False) -> list[str]:
+    """The non-zero counts besides the passing ones, in words."""
+    labels = (("failed", "failed"), ("not_applicable", "N/A" if short else "not applicable"),
+              ("known_failures", "known failure"),
+              ("not_gated", "not gated" if short else "measured but not gated on this architecture"))
+    return [f"{t[k]} {label}" + ("s" if k == "known_failures" and t[k] > 1 else "") for k, label in labels if t[k]]
+
+
+def _checkpoint_line(target, data: list[dict]) -> str:
+    """One checkpoint of a sweep in one line: its counts, and its first failing claim (table
+    order: failing before N/A, then by family).
+
+    The line reads ``<name>: <passed> of <gated> hold[; counts][; first failing: <case> <value> <op> <threshold>]``.
+    """
+    rows = [dict(d["row"], order=d["order"]) for d in data]
+    evaluated = [r for r in rows if r["verdict"] != "SKIP"]
+    t = totals(evaluated)
+    line = f"  {target.name}: {t['passed']} of {t['claims']} hold"
+    counts = _count_words(t, short=True)
+    line += f"; {', '.join(counts)}" if counts else ""
+    failing = [r for r in _collapse_not_applicable(evaluated) if r["verdict"] in (FAIL, NOT_APPLICABLE)]
+    if failing:
+        r = failing[0]
+        value = "" if r["value"] is None else f" {format_value(r['value'])}"
+        word = " (N/A)" if r["verdict"] == NOT_APPLICABLE else ""
+        line += f"; first failing: {r['id']}{value} {r['op']} {r['threshold']:g}{word}"
+    return line
+
+
+def folded(cases: list[dict], every_verdict: bool = False) -> list[dict]:
     """One claim's rows: one row, ``<id>[*] (n cases)``, carrying the worst case's value, when they
-    are all N/A or all NOT-GATED (a NOT-GATED one holds if every case does); else as they are."""
-    if len(cases) < 2 or {r["verdict"] for r in cases} not in ({NOT_APPLICABLE}, {NOT_GATED}):
+    are all N/A or all NOT-GATED (a NOT-GATED one holds if every case does), or, with
+    ``every_verdict``, all of any one verdict; else as they are."""
+    verdicts = {r["verdict"] for r in cases}
+    if len(cases) < 2 or len(verdicts) > 1 or not (every_verdict or verdicts & {NOT_APPLICABLE, NOT_GATED}):
         return cases
     worst = min(cases, key=lambda r: -math.inf if r["margin"] is None else r["margin"])
     return [dict(worst, id=f"{worst['id'].split('[')[0]}[*] ({len(cases)} cases)",
                  passed=all(r["passed"] for r in cases))]
 
 
-def _collapse_not_applicable(rows: list[dict]) -> list[dict]:
+def _collapse_not_applicable(rows: list[dict], every_verdict: bool = False) -> list[dict]:
     """Rows in table order (failing first, then by family and claim order), each claim's cases
     :func:`folded`."""
     by_claim: dict[str, list[dict]] = {}
     for row in rows:
         by_claim.setdefault(row["id"].split("[")[0], []).append(row)
-    out = [row for cases in by_claim.values() for row in folded(cases)]
+    out = [row for cases in by_claim.values() for row in folded(cases, every_verdict)]
     rank = {FAIL: 0, KNOWN_FAIL: 0, NOT_APPLICABLE: 1, PASS: 2, NOT_GATED: 3}
     return sorted(out, key=lambda r: (rank.get(r["verdict"], 3), _family_rank(r["family"]), r["order"]))
 
@@ -199,13 +239,25 @@ def _family_rank(family: str) -> int:
     return FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
 
 
+def run_names(targets) -> dict[str, str] | None:
+    """Per checkpoint name, the run it belongs to (its directory's name) when the checkpoints come
+    from several run directories (a folder of runs: a population of seeds, a sweep); else None."""
+    if len({t.path.parent for t in targets}) < 2:
+        return None
+    return {t.name: t.path.parent.name for t in targets}
+
+
 def sweep_table(state) -> tuple[list[str], list[dict]]:
-    """Per checkpoint (in epoch order, else by name) and per claim of the claims file: the worst
-    value over its expanded cases (the smallest margin), whether all of them hold, how many, and
-    whether the claim was not applicable there (its measured value is still shown; it does not
-    hold). Claims not defined for a checkpoint's architecture leave the cell empty."""
+    """Per checkpoint (run by run for a folder of runs, in each run by epoch, else by name) and
+    per claim of the claims file: the worst value over its expanded cases (the smallest margin),
+    whether all of them hold, how many, and whether the claim was not applicable there (its
+    measured value is still shown; it does not hold). Claims not defined for a checkpoint's
+    architecture leave the cell empty. Each row names its ``run`` when there are several."""
     claim_ids = [c.id for c in state.claims.claims]
-    targets = sorted(state.targets, key=lambda t: (t.epoch is None, t.epoch or 0, t.name))
+    runs = run_names(state.targets)
+    run_order = {} if runs is None else {r: i for i, r in enumerate(dict.fromkeys(runs.values()))}
+    targets = sorted(state.targets, key=lambda t: (run_order.get((runs or {}).get(t.name), 0),
+                                                   t.epoch is None, t.epoch or 0, t.name))
     table = []
     for target in targets:
         rows = state.rows.get(target.name)
@@ -219,14 +271,17 @@ def sweep_table(state) -> tuple[list[str], list[dict]]:
                 worst = min(cases, key=lambda r: -math.inf if r["margin"] is None else r["margin"])
                 held = [r["verdict"] == PASS or (r["verdict"] == NOT_GATED and r["passed"]) for r in cases]
                 cells[claim_id] = {"value": worst["value"], "passed": all(held), "n_passed": sum(held), "n": len(cases),
-                                   "not_applicable": any(r["verdict"] == NOT_APPLICABLE for r in cases),
+                                   "not_applicable": any(r["verdict"] == NOT_APPLICABLE or r.get("not_applicable")
+                                                         for r in cases),
                                    "not_gated": any(r["verdict"] == NOT_GATED for r in cases)}
-        table.append({"checkpoint": target.name, "epoch": target.epoch, "cells": cells})
+        row = {"checkpoint": target.name, "epoch": target.epoch, "cells": cells}
+        table.append(row if runs is None else {"run": runs[target.name], **row})
     return [c for c in claim_ids if any(c in r["cells"] for r in table)], table
 
 
 def first_holds(columns: list[str], table: list[dict]) -> dict[str, str]:
-    """Per claim: the first checkpoint where it holds, and whether it holds from there on."""
+    """Per claim: the first checkpoint where it holds, and whether it holds from there on (over
+    the rows given: one run's)."""
     out = {}
     for claim_id in columns:
         held = [r["cells"].get(claim_id, {}).get("passed", False) for r in table]
@@ -239,21 +294,36 @@ def first_holds(columns: list[str], table: list[dict]) -> dict[str, str]:
     return out
 
 
+def _by_run(table: list[dict]) -> dict[str | None, list[dict]]:
+    """The table's rows per run, in order (one group, ``None``, when there is one run)."""
+    groups: dict[str | None, list[dict]] = {}
+    for r in table:
+        groups.setdefault(r.get("run"), []).append(r)
+    return groups
+
+
 def write_table(state, path: Path) -> None:
-    """The "progress measures" view as markdown (``.md``) or CSV (``.csv``), written atomically."""
+    """The "progress measures" view as markdown (``.md``) or CSV (``.csv``), written atomically:
+    one row per checkpoint, one column per claim, then the epoch at which each claim first holds
+    (per run, with a ``run`` column, for a folder of runs)."""
     import csv
     import io
 
     columns, table = sweep_table(state)
-    firsts = first_holds(columns, table)
+    groups = _by_run(table)
+    lead = ["run"] if None not in groups else []
     if path.suffix == ".csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["checkpoint", "epoch", *(f"{c}{s}" for c in columns for s in ("", " passed"))])
-        for r in table:
-            writer.writerow([r["checkpoint"], "" if r["epoch"] is None else r["epoch"], *(
-                x for c in columns for x in (_csv_cell(r["cells"][c]) if c in r["cells"] else ("", "")))])
-        writer.writerow(["first holds", "", *(x for c in columns for x in (firsts[c], ""))])
+        writer.writerow([*lead, "checkpoint", "epoch", *(f"{c}{s}" for c in columns for s in ("", " passed"))])
+        for run, rows in groups.items():
+            for r in rows:
+                writer.writerow([*([run] if lead else []), r["checkpoint"], "" if r["epoch"] is None else r["epoch"],
+                                 *(x for c in columns for x in (_csv_cell(r["cells"][c]) if c in r["cells"]
+                                                                else ("", "")))])
+            firsts = first_holds(columns, rows)
+            writer.writerow([*([run] if lead else []), "first holds", "",
+                             *(x for c in columns for x in (firsts[c], ""))])
         text = buffer.getvalue()
     else:
         def cell(c: dict) -> str:
@@ -261,11 +331,16 @@ def write_table(state, path: Path) -> None:
             mark = "n/a" if c["not_applicable"] else ("✓" if c["passed"] else "✗") + (" ng" if c["not_gated"] else "")
             return f"{_short(c['value'])} {mark}{count}"
 
-        lines = ["| checkpoint | epoch | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
-        for r in table:
-            lines.append(f"| {r['checkpoint']} | {'' if r['epoch'] is None else r['epoch']} | " + " | ".join(
-                cell(r["cells"][c]) if c in r["cells"] else "" for c in columns) + " |")
-        lines.append("| **first holds** | | " + " | ".join(firsts[c] for c in columns) + " |")
+        head = "".join(f"{x} | " for x in lead)
+        lines = [f"| {head}checkpoint | epoch | " + " | ".join(columns) + " |",
+                 "|" + "---|" * (len(lead) + 2 + len(columns))]
+        for run, rows in groups.items():
+            first = "".join(f"{run} | " for _ in lead)
+            for r in rows:
+                lines.append(f"| {first}{r['checkpoint']} | {'' if r['epoch'] is None else r['epoch']} | " + " | ".join(
+                    cell(r["cells"][c]) if c in r["cells"] else "" for c in columns) + " |")
+            firsts = first_holds(columns, rows)
+            lines.append(f"| {first}**first holds** | | " + " | ".join(firsts[c] for c in columns) + " |")
         text = "\n".join(lines) + "\n\nEach cell: the claim's worst value over its cases (per key frequency and "
         text += ("term), ✓ if every case holds, and how many hold; n/a: not applicable, the model does not solve "
                  "the task (the value is measured, the claim does not hold); ng: measured, not gated on this "
@@ -298,3 +373,11 @@ def _short(value: float | None) -> str:
 def _csv_cell(cell: dict) -> tuple[str, str]:
     return ("" if cell["value"] is None else f"{cell['value']:.6g}",
             "n/a" if cell["not_applicable"] else str(cell["passed"]) + (" (not gated)" if cell["not_gated"] else ""))
+
+
+if __name__ == "__main__":  # python -m interp.report merge ... (interp.merge)
+    import sys
+
+    from interp.merge import main
+
+    sys.exit(main())

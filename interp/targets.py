@@ -2,6 +2,16 @@
 full-run file gives one per snapshot), the facts given as options, and the session that holds
 them with the claims and the output paths. Everything is validated up front
 (:func:`build_session`), before any claim runs.
+
+What is up front and what is deferred. Up front, every checkpoint is read, once: its file, its
+sha256, its layout and facts, and its key frequencies, found from its weights alone (the claim
+cases, hence the test items, expand over them), and what the summary and the reports say of it
+(:attr:`Target.info`). Then its model is dropped. The run (the forward pass over all ``p*p``
+pairs, the spectra, the claims) is deferred: a checkpoint is read again, its sha256 checked, and
+run only when one of its claims runs, and released after its last one. So a process that runs
+the claims of some checkpoints only (a pytest-split shard, ``-k``, an xdist worker) runs and
+holds only those; what it pays for the others is the read (milliseconds at p = 113:
+docs/gating.md, "Across machines").
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import torch
 
 from interp.algorithm import classify_run
 from interp.checkpoint import Checkpoint, load_checkpoints
-from interp.claims.claim import ClaimsFile, gate_architecture
+from interp.claims.claim import GATE_MODES, ClaimsFile, gate_architecture
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from interp.errors import CheckpointError, OptionError
 from interp.facts import OPTION, Facts
@@ -27,6 +37,7 @@ from interp.splits import KINDS
 from interp.trace import Trace, found_key_freqs, make_trace
 
 CYCLIC_VIEWS = ("readout_spectra", "split_logits")  # Run's lazy views that hold the run itself
+DIMS = ("p", "d_model", "d_mlp", "n_heads", "d_head")  # a model's shapes, as its dims() gives them
 _FILE_CACHE: dict[tuple[Path, str | None], list[Checkpoint]] = {}  # the last file loaded, per process
 
 
@@ -41,10 +52,12 @@ def _load_all(path: Path, options: Facts, adapters: tuple) -> list[Checkpoint]:
 
 @dataclass
 class Target:
-    """One model to gate: a file, or one snapshot (``entry``) of a full-run file. The checkpoint
-    and its run are loaded on first use and released after its last claim (unless figures are
-    drawn). Under pytest-xdist a worker gets each checkpoint's sha256, task and key frequencies
-    from the main process (``known``): it collects every claim but loads only what it runs."""
+    """One model to gate: a file, or one snapshot (``entry``) of a full-run file. Read up front
+    for its key frequencies and :attr:`info` (:meth:`settle`), the model is then dropped; the
+    checkpoint and its run are loaded again on first use and released after its last claim
+    (unless figures are drawn). Under pytest-xdist a worker gets each checkpoint's sha256, task
+    and key frequencies from the main process (``known``): it collects every claim but loads only
+    what it runs."""
 
     path: Path
     name: str
@@ -96,6 +109,12 @@ class Target:
         return self.info["epoch"]
 
     @property
+    def dims(self) -> dict[str, int]:
+        """The model's shapes (``p``, ``d_model``, ``d_mlp``, and a transformer's ``n_heads``,
+        ``d_head``), from :attr:`info`."""
+        return {k: self.info[k] for k in DIMS if k in self.info}
+
+    @property
     def info(self) -> dict:
         """What the summary and the reports say of this model (kept after :meth:`release`): its
         identity, shapes, architecture, task, key frequencies, and every fact with its source."""
@@ -125,6 +144,13 @@ class Target:
             self._run = Run(self.checkpoint, self.key_freqs, device=self.device, task=self.task)
         return self._run
 
+    def settle(self) -> None:
+        """Find what collection and the reports need from the weights alone (:attr:`info`: the
+        key frequencies, the identity, the facts), then drop the model (:meth:`release`): it is
+        read again if one of its claims runs."""
+        self.info  # noqa: B018 - computed for what release keeps
+        self.release()
+
     def release(self) -> None:
         """Drop the run and the model after the last claim (their :attr:`info` stays), so that a
         long sweep holds one model in memory at a time."""
@@ -152,6 +178,8 @@ class ClaimsSession:
     options: Facts = field(default_factory=Facts)
     notes: list[str] = field(default_factory=list)
     trace: Trace | None = None  # the claims file, the options given, the selection (interp.trace)
+    gate_mode: str = "population"  # --gate / ini interp_gate (interp.claims.claim.GATE_MODES)
+    gate_source: str = "default"
 
     def target(self, path: Path, entry: str | None = None) -> Target:
         return next(t for t in self.targets if t.path == path and t.entry == entry)
@@ -172,6 +200,15 @@ def display_names(paths: list[Path]) -> list[str]:
     if len({p.parent for p in paths}) > 1:
         return [f"{p.parent.name}-{p.stem}" for p in paths]
     return [p.stem for p in paths]
+
+
+def target_label(name: str, entry: str | None) -> str:
+    """A target's name: its display name, and ``@<entry>`` for a snapshot of a full-run file.
+
+    >>> target_label("run", "epoch000100"), target_label("epoch1", None)
+    ('run@epoch000100', 'epoch1')
+    """
+    return name if entry is None else f"{name}@{entry}"
 
 
 def _check_output_path(path: Path, option: str) -> Path:
@@ -269,8 +306,25 @@ def hook_adapters(config: pytest.Config) -> tuple:
     return (pytest_interp_model,)
 
 
+def gate_mode(config: pytest.Config) -> tuple[str, str]:
+    """The gate mode and where it came from: ``--gate``, else the ini option ``interp_gate``
+    (checked: a misspelt mode is a bad input), else ``population``."""
+    given = config.getoption("gate", None)
+    if given:
+        return given, "option --gate"
+    ini = str(config.getini("interp_gate") or "").strip()
+    if not ini:
+        return "population", "default"
+    where = config.inipath.name if config.inipath else "the ini file"
+    if ini not in GATE_MODES:
+        raise OptionError(f"interp_gate ({config.inipath or 'ini'})",
+                          f"unknown gate mode {ini!r}; known: {', '.join(GATE_MODES)}")
+    return ini, f"ini interp_gate ({where})"
+
+
 def build_session(config: pytest.Config, paths: list[Path]) -> ClaimsSession:
     """Validate every option and input before anything runs (raises :class:`InterpError`)."""
+    mode, mode_source = gate_mode(config)
     claims = load_claims(config.getoption("claims") or DEFAULT_CLAIMS)
     key_freqs_text = config.getoption("key_freqs")
     key_freqs = parse_key_freqs(key_freqs_text) if key_freqs_text is not None else None
@@ -283,18 +337,22 @@ def build_session(config: pytest.Config, paths: list[Path]) -> ClaimsSession:
     if manifests is not None:  # an xdist worker: the main process has validated every checkpoint
         targets = [Target(Path(m["path"]), m["name"], key_freqs, m["entry"], options, adapters, known=m,
                           device=device) for m in manifests]
-        return ClaimsSession(claims, targets, **outputs, options=options, trace=trace)
+        return ClaimsSession(claims, targets, **outputs, options=options, trace=trace, gate_mode=mode,
+                             gate_source=mode_source)
     targets, notes = [], []
     for path, name in zip(paths, display_names(paths), strict=True):
         found = load_checkpoints(path, options, adapters)
         for ckpt in found:
             if key_freqs is not None:
                 check_key_freqs(key_freqs, ckpt.model.p)
-            label = name if ckpt.entry is None else f"{name}@{ckpt.entry}"
-            keep = ckpt if len(found) == 1 else None  # a sweep file's snapshots load again one at a time
-            targets.append(Target(path, label, key_freqs, ckpt.entry, options, adapters, _checkpoint=keep,
-                                  device=device))
+            target = Target(path, target_label(name, ckpt.entry), key_freqs, ckpt.entry, options, adapters,
+                            _checkpoint=ckpt, device=device)
+            target.settle()  # its key frequencies and info from the weights; the model is read again to run
+            targets.append(target)
             notes.extend(n for n in ckpt.notes if n not in notes)
         check_fits_in_memory(found[0])
+        if len(paths) == 1 and len(found) == 1:  # one model in all: keep it rather than read it twice
+            targets[0]._checkpoint = found[0]
         _FILE_CACHE.clear()
-    return ClaimsSession(claims, targets, **outputs, options=options, notes=notes, trace=trace)
+    return ClaimsSession(claims, targets, **outputs, options=options, notes=notes, trace=trace, gate_mode=mode,
+                         gate_source=mode_source)

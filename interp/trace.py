@@ -106,12 +106,31 @@ def nothing_selected(state) -> list[str]:
 
 
 # -- the terminal summary ("interp claims") ----------------------------------------------------------
+GATE_WORDS = {
+    "population": "each claim gates the architectures the calibration population bears it out on",
+    "seed": ("the population's gate, and the seed notebook's four claims on one-hidden-layer ReLU MLPs at its "
+             "thresholds"),
+    "all": "every claim defined for the architecture gates",
+}
+
+
+def gate_line(mode: str, source: str) -> str:
+    """The summary's line naming the gate mode (it changes verdicts).
+
+    >>> gate_line("seed", "option --gate")
+    "gate: seed (option --gate): the population's gate, and the seed notebook's four claims on \
+one-hidden-layer ReLU MLPs at its thresholds"
+    """
+    return f"gate: {mode} ({source}): {GATE_WORDS[mode]}"
+
+
 def run_lines(state) -> list[str]:
     """Once per run: the claims file, and the checkpoints of which nothing was selected."""
     if state.trace is None:
         return []
     file = state.trace.claims_file()
-    lines = [f"claims file: {file['path']}, sha256 {file['sha256'][:12]}, {file['source']}"]
+    lines = [f"claims file: {file['path']}, sha256 {file['sha256'][:12]}, {file['source']}",
+             gate_line(getattr(state, "gate_mode", "population"), getattr(state, "gate_source", "default"))]
     idle = nothing_selected(state)
     if idle:
         lines.append(f"not gated, every claim case deselected: {len(idle)} checkpoint"

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 
 from interp import metrics, metrics_causal  # noqa: F401  (importing them registers every metric)
-from interp.claims.claim import Claim, ClaimCase, ClaimsFile, KnownFailure, gate_architecture, run_attrs
+from interp.claims.claim import Claim, ClaimCase, ClaimsFile, KnownFailure, gate_architecture, gates, run_attrs
 from interp.registry import NotDefined
 
 KNOWN_VALUE_TOLERANCE = 1e-4  # absolute, as math.isclose(abs_tol=...)
@@ -34,7 +34,23 @@ NOT_GATED = "NOT-GATED"
 
 def evaluate(case: ClaimCase, run) -> float:
     """The metric's value on a run: run attributes by name, then the case's parameters. Raises
-    :class:`NotDefined` when an attribute the metric reads is None for this architecture."""
+    :class:`NotDefined` when an attribute the metric reads is None for this architecture.
+
+    Computed once per run for the same metric and parameters: two claims that read one metric
+    with the same arguments (``excluded-loss`` and ``excluded-loss-at-most-uniform``), and the
+    claims every other claim ``requires``, share one value, kept in the run's ``metric_values``
+    (where it has one; a metric is a pure function of the run and its parameters)."""
+    memo = getattr(run, "metric_values", None)
+    key = (case.claim.metric, repr(sorted(case.params.items())))
+    if memo is not None and key in memo:
+        return memo[key]
+    value = _compute(case, run)
+    if memo is not None:
+        memo[key] = value
+    return value
+
+
+def _compute(case: ClaimCase, run) -> float:
     fn = metrics.METRICS[case.claim.metric]
     inputs = {name: getattr(run, name) for name in metrics.run_inputs(fn, run_attrs())}
     missing = [name for name, value in inputs.items() if value is None]
@@ -119,8 +135,9 @@ def requirement_failures(claim: Claim, claims: ClaimsFile, run) -> list[str]:
     return failing
 
 
-def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str) -> Verdict:
-    """Evaluate one claim case on a run and decide its verdict (the module docstring's rules)."""
+def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str, mode: str = "population") -> Verdict:
+    """Evaluate one claim case on a run and decide its verdict (the module docstring's rules), in
+    gate ``mode`` (:data:`interp.claims.claim.GATE_MODES`: which claims gate which architecture)."""
     case = case.at(gate_architecture(run.model))  # its threshold on this architecture
     claim = case.claim
     try:
@@ -131,11 +148,12 @@ def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str) -> Verdict:
     by_construction = constructed.reason if constructed and case.judge(constructed.value) else None
     unmet = requirement_failures(claim, claims, run)
     architecture = gate_architecture(run.model)
-    if not claim.gates(architecture):
+    if not gates(claim, architecture, mode):
         held = ("is not applicable" if unmet else "holds" if math.isfinite(value) and case.judge(value)
                 else "does not hold")
         gated = ", ".join(claim.gated_on) or "no architecture: the population bears it out on none"
-        return Verdict(case, NOT_GATED, value, f"measured, not gated on {architecture} (gated on: {gated}); "
+        in_mode = "" if mode == "population" else f"; gate mode {mode}"
+        return Verdict(case, NOT_GATED, value, f"measured, not gated on {architecture} (gated on: {gated}{in_mode}); "
                        f"here it {held}", by_construction, unmet=tuple(unmet))
     if unmet:
         return Verdict(case, NOT_APPLICABLE, value, f"it describes how a model solves the task, and this one "

@@ -28,8 +28,8 @@ FIELD = {  # name: (file, its gate architecture)
 @pytest.mark.parametrize("name", sorted(FIELD))
 def test_the_default_gate_passes_a_grokked_model_from_the_field(name):
     path, architecture = FIELD[name]
-    assert not CLAIMS.known_failures
     checkpoint = load_checkpoints(path)[-1]
+    assert not [kf for kf in CLAIMS.known_failures if kf.sha256 == checkpoint.sha256]
     run = Run(checkpoint)
     assert gate_architecture(checkpoint.model) == architecture
     verdicts = [assess(case, run, CLAIMS, checkpoint.sha256) for claim in CLAIMS.claims
