@@ -4,7 +4,8 @@
 * a training checkpoint ``{"model": state_dict, ...}``: Nanda et al.'s ``saved_runs/*.pth``
   (``config``, ``epoch``, ``optimizer``, loss lists), the one-hot study's ``<epoch>.pth`` (``epoch``,
   ``test_accuracy``, ...) and ``final.pth``; its ``config`` gives facts (:func:`interp.sidecars.config_facts`);
-* a full-run file ``{"state_dicts": [...], "epochs": [...], "model", "config", ...}`` (Grok-Grok):
+* a full-run file ``{"state_dicts": [...], "epochs": [...], ...}`` (Nanda et al.'s
+  ``full_run_data.pth``, and Grok-Grok's, which adds the final ``model`` and its ``config``):
   a sweep, one entry per snapshot named by its epoch, plus the final ``model`` where it differs
   from the last snapshot. Snapshots saved without cloning (one tensor in memory for several
   epochs) are read as saved, with a one-line note.

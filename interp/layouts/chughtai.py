@@ -2,9 +2,10 @@
 each run's directory holds ``model.pt`` and ``cfg.json`` (``group``, ``group_parameter``, ``seed``,
 ``frac_train``).
 
-* Transformers: TransformerLens ``HookedTransformer`` state dicts plus ``x_embed`` and ``y_embed``,
-  which alias ``embed.W_E`` (their forward assigns the same parameter twice). They are accepted
-  only when equal to it, then dropped.
+* Transformers: TransformerLens ``HookedTransformer`` state dicts, with or without ``x_embed`` and
+  ``y_embed`` aliasing ``embed.W_E`` (issue 15 found them in the saved files; the versions of
+  ``rep_theory/utils/models.py`` read, 1e4a7d7 and df7d699, set neither: docs/formats.md). They
+  are accepted only when equal to it, then dropped.
 * ``OneLayerMLP``: ``W_x``, ``W_y [n, d_embed]``, ``W [2 d_embed, d_hidden]``, ``W_U [d_hidden, n]``:
   ``relu(hstack(W_x[a], W_y[b]) @ W) @ W_U``, no biases.
 

@@ -7,7 +7,9 @@ directories (``<dir>/model.pt`` + ``<dir>/cfg.json``).
   sets ``x_embed = W_x @ W[:embed_dim]`` (plain tensors, not in the state dict).
 * ``Transformer``: a ``HookedTransformer`` (1 layer, ``d_model`` 128, 4 heads of 32, ``d_mlp`` 512,
   ReLU, no LayerNorm, ``d_vocab = n + 1``, ``d_vocab_out = n``, ``n_ctx = 3``) fed ``[a, b, n]`` and
-  read at the last position. Its forward does ``self.x_embed = self.W_E; self.y_embed = self.W_E``:
+  read at the last position. Issue 15 says its forward does ``self.x_embed = self.W_E; self.y_embed =
+  self.W_E`` (not found in the versions of ``rep_theory/utils/models.py`` read, 1e4a7d7 and
+  df7d699, whose metrics nevertheless read ``model.x_embed``; this writer keeps both forms):
   assigning the ``nn.Parameter`` ``embed.W_E`` registers it again, so the state dict has two more
   keys, ``x_embed`` and ``y_embed``, which are **the same tensor** as ``embed.W_E`` (all
   ``[n + 1, d_model]``, the ``=`` row included; after ``torch.load`` the three share one storage).
