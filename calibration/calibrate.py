@@ -179,13 +179,17 @@ def population_negatives(rows: list[dict], claim, architecture: str, half: str, 
     architecture and half, where the claim applies."""
     if kind not in claim.population_negatives:
         return []
-    if kind == "pizza":
-        chosen = [r for r in rows if is_positive(r) and r["family"] in PIZZA_FAMILIES]
-    else:
-        chosen = [r for r in rows if r["stage"] == NEGATIVE_STAGES[kind]]
-    return [(float(r[claim.id]), f"{r['family']} seed {r['seed']} ({kind})") for r in chosen
+    return [(float(r[claim.id]), f"{r['family']} seed {r['seed']} ({kind})") for r in negative_rows(rows, kind)
             if r["architecture"] == architecture and r["half"] == half and r.get(claim.id, "") != ""
             and applies(r, required)]
+
+
+def negative_rows(rows: list[dict], kind: str) -> list[dict]:
+    """The population's models of one kind of negative (:data:`NEGATIVE_STAGES`, or ``pizza``:
+    the pizza families' clean grokked models)."""
+    if kind == "pizza":
+        return [r for r in rows if is_positive(r) and r["family"] in PIZZA_FAMILIES]
+    return [r for r in rows if r["stage"] == NEGATIVE_STAGES[kind]]
 
 
 def untrained_values(rows: list[dict], claim_id: str, architecture: str) -> list[float]:
