@@ -211,8 +211,8 @@ def render_index(state, out_dir: Path) -> Path:
         epoch = "" if target.epoch is None else f"{target.epoch:,}"
         figure_links = " · ".join(f"<a href='#{fa}'>{html.escape(SHORT[name])}</a>" for name, fa in figures)
         parts.append(f"<tr><td><a href='#{anchor}'>{html.escape(target.name)}</a></td><td class='num'>{epoch}</td>"
-                     f"<td>{html.escape(target.checkpoint.model.architecture)}</td><td>{html.escape(target.task)}</td>"
-                     f"<td class='num'>{target.checkpoint.model.p}</td><td class='counts'>{_counts(rows)}</td>"
+                     f"<td>{html.escape(target.info['architecture'])}</td><td>{html.escape(target.task)}</td>"
+                     f"<td class='num'>{target.info['p']}</td><td class='counts'>{_counts(rows)}</td>"
                      f"<td>{figure_links}</td></tr>")
     parts.append("</tbody></table></nav>")
     parts.append("<p class='legend' id='verdicts'>Verdicts, as in pytest's summary:" + "".join(
@@ -229,15 +229,15 @@ def render_index(state, out_dir: Path) -> Path:
                      "task); dashed: the threshold. Click for full size.</figcaption></figure>")
 
     for target, anchor, rows, figures in sections:
-        ck, run = target.checkpoint, target.run
-        dims = ", ".join(f"{k}={v}" for k, v in ck.model.dims().items())
+        info = target.info  # what the model is, without loading it (a merged report's page has no model)
+        dims = ", ".join(f"{k}={v}" for k, v in target.dims.items())
         epoch = "" if target.epoch is None else f" · epoch {target.epoch:,}"
         parts.append(f"<section class='checkpoint' id='{anchor}' data-checkpoint='{html.escape(target.name)}'>")
         parts.append(f"<h2>{html.escape(target.name)} <a class='up' href='#contents'>↑ contents</a></h2>")
-        parts.append(f"<p class='meta'><b>{html.escape(ck.model.architecture)}</b> · task <b>"
+        parts.append(f"<p class='meta'><b>{html.escape(info['architecture'])}</b> · task <b>"
                      f"{html.escape(target.task)}</b> ({html.escape(target.task_source)}){epoch} · {dims} · key "
-                     f"frequencies {run.key_freqs} ({html.escape(run.key_freqs_source)})<br>"
-                     f"<code>{html.escape(str(ck.path))}</code> · sha256 <code>{ck.sha256}</code></p>")
+                     f"frequencies {info['key_freqs']} ({html.escape(info['key_freqs_source'])})<br>"
+                     f"<code>{html.escape(info['checkpoint'])}</code> · sha256 <code>{info['sha256']}</code></p>")
         parts.append(f"<p class='counts'>{_counts(rows)}</p>")
         parts.extend(_claim_table(rows))
         if figures:

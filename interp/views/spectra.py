@@ -92,8 +92,11 @@ class ReadoutSpectra(Mapping[int, Tensor]):
 
     Computed for a group of key frequencies at a time (about :data:`memory.CHUNK` elements: all of them
     at p = 113, 8 at p = 1009), and only the latest group is kept, so memory stays bounded however
-    many key frequencies a model has. Reading the key frequencies in order, as the claims do,
-    computes each group once."""
+    many key frequencies a model has. The groups are fixed (the key frequencies cut into runs of
+    that size from the first), so that a value does not depend on which frequency was read first:
+    a run that selects only some cases (``-k``, a pytest-split shard that starts mid-way through a
+    checkpoint) gives the same bits as a full one; float32 sums over a group of another width do
+    not. Reading the key frequencies in order, as the claims do, computes each group once."""
 
     def __init__(self, run) -> None:  # the interp.run.Run it belongs to
         self._run = run
@@ -116,8 +119,9 @@ class ReadoutSpectra(Mapping[int, Tensor]):
             if not 1 <= k <= self._run.p // 2:
                 raise KeyError(k)
             keys, size = self._run.key_freqs, max(1, memory.CHUNK // (2 * self._run.p ** 2))
-            self._cache = {}
-            self._fill(keys[keys.index(k) : keys.index(k) + size] if k in keys else [k])
+            start = keys.index(k) // size * size if k in keys else None  # fixed groups: whichever k comes first,
+            self._cache = {}  # its group is the same, so its value is the same bits (a shard starts mid-way)
+            self._fill(keys[start : start + size] if start is not None else [k])
         return self._cache[k]
 
     def __iter__(self) -> Iterator[int]:
