@@ -100,6 +100,11 @@ HORIZON_FAMILIES = {f.name: f for f in (
     # Zhong et al.'s train-main.py: 20,000 epochs
     Family("zhong-c0", "zhong", attn_coeff=0.0, train_fraction=0.8, weight_decay=2.0, horizon=20_000),
     Family("zhong-c1", "zhong", attn_coeff=1.0, train_fraction=0.8, weight_decay=2.0, horizon=20_000),
+    # negatives that answer every test pair without a clock (issue 20, item 3a; stage full-data):
+    # trained on every pair (train_fraction 1: nothing held out) with no weight decay, the same
+    # optimiser otherwise; nothing forces them to generalise through a few frequencies
+    Family("full-mlp", "interp", arch="mlp", train_fraction=1.0, weight_decay=0.0, horizon=5_000),
+    Family("full-tl", "interp", arch="transformer", train_fraction=1.0, weight_decay=0.0, horizon=3_000),
 )}
 
 

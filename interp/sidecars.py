@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from interp.errors import CheckpointError
@@ -70,8 +72,13 @@ def sidecar_facts(path: Path, facts: Facts) -> None:
                 raise CheckpointError(path.with_suffix(".json"), f"task {task!r} is not one of {', '.join(TASKS)}")
             facts.offer("task", task, FILE, where)
         recipe = meta.get("recipe") or {}
-        facts.offer("split", "project", FILE, f"{where}: interp.train")
-        facts.offer("split_fraction", recipe.get("train_fraction"), FILE, f"{where} recipe")
+        fraction = recipe.get("train_fraction") if isinstance(recipe, dict) else None
+        if fraction == 1:  # trained on every pair (a full-data run): every pair is train and test
+            facts.offer("split", "all", FILE, f"{where}: interp.train on every pair (recipe.train_fraction 1)")
+        else:
+            facts.offer("split", "project", FILE, f"{where}: interp.train")
+            facts.offer("split_fraction", _fraction(fraction, path.with_suffix(".json"), "recipe.train_fraction"),
+                        FILE, f"{where} recipe")
         facts.offer("epoch", meta.get("epoch"), FILE, where)
     if path.name.startswith("model_"):
         config_path = path.with_name(f"config_{path.stem[len('model_'):]}.json")
@@ -86,8 +93,8 @@ def sidecar_facts(path: Path, facts: Facts) -> None:
         facts.offer("p", _int(cfg.get("group_parameter"), f"{path} (cfg.json)", "group_parameter"), FILE, where)
         facts.offer("task", "add", FILE, f"{where}: CyclicGroup")
         facts.offer("split", "chughtai", FILE, where)
-        facts.offer("split_seed", cfg.get("seed"), FILE, where)
-        facts.offer("split_fraction", cfg.get("frac_train"), FILE, where)
+        facts.offer("split_seed", _seed(cfg.get("seed"), f"{path} (cfg.json)", "seed"), FILE, where)
+        facts.offer("split_fraction", _fraction(cfg.get("frac_train"), f"{path} (cfg.json)", "frac_train"), FILE, where)
     run_dir = RUN_DIR.search(path.parent.name)
     if run_dir:
         facts.offer("act", run_dir.group(2).lower(), FILE, f"run directory name {path.parent.name}")
@@ -108,7 +115,8 @@ def zhong_facts(config: dict, sidecar: Path, facts: Facts, where: str) -> None:
     facts.offer("p", p, FILE, f"{name} C")
     facts.offer("model_type", config.get("model_type"), FILE, name)
     if "attn_coeff" in config:
-        facts.offer("attn_coeff", float(config["attn_coeff"]), FILE, f"{name} attn_coeff")
+        coeff = _number(config["attn_coeff"], where, "attn_coeff", "between 0 and 1", lambda c: 0.0 <= c <= 1.0)
+        facts.offer("attn_coeff", coeff, FILE, f"{name} attn_coeff")
     if config.get("eqn_sign") is not None:
         facts.offer("input_form", "a,b,=" if config["eqn_sign"] else "a,b", FILE, f"{name} eqn_sign")
     if config.get("diff_vocab") and p:
@@ -132,8 +140,9 @@ def config_facts(config: object, where: str, facts: Facts) -> None:
         facts.offer("task", FN_NAMES[fn_name], FILE, f"{label}.fn_name")
     if "seed" in config and "frac_train" in config:
         facts.offer("split", "nanda", FILE, f"{label}.seed, {label}.frac_train")
-        facts.offer("split_seed", config["seed"], FILE, f"{label}.seed")
-        facts.offer("split_fraction", config["frac_train"], FILE, f"{label}.frac_train")
+        facts.offer("split_seed", _seed(config["seed"], where, "config.seed"), FILE, f"{label}.seed")
+        facts.offer("split_fraction", _fraction(config["frac_train"], where, "config.frac_train"), FILE,
+                    f"{label}.frac_train")
     if config.get("act_type"):
         facts.offer("act", str(config["act_type"]).lower(), FILE, f"{label}.act_type")
 
@@ -142,3 +151,29 @@ def _int(value: object, where: object, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise CheckpointError(where, f"{key} is {value!r}, expected an integer")
     return value
+
+
+def _number(value: object, where: object, key: str, meaning: str, holds: Callable[[float], bool]) -> float:
+    """``value`` as a float, if it is a finite JSON number (not a string, not a boolean) for which
+    ``holds`` is true; else the one-line error, naming the file, the key and ``meaning``.
+
+    >>> _number(0.5, "config_r1.json", "attn_coeff", "between 0 and 1", lambda c: 0 <= c <= 1)
+    0.5
+    >>> _number("nan", "config_r1.json", "attn_coeff", "between 0 and 1", lambda c: 0 <= c <= 1)
+    Traceback (most recent call last):
+    interp.errors.CheckpointError: config_r1.json: attn_coeff is 'nan', expected a number between 0 and 1
+    """
+    number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    if not (math.isfinite(number) and holds(number)):
+        raise CheckpointError(where, f"{key} is {value!r}, expected a number {meaning}")
+    return number
+
+
+def _fraction(value: object, where: object, key: str) -> float | None:
+    """A split fraction: a number strictly between 0 and 1 (None stays None: not given)."""
+    return None if value is None else _number(value, where, key, "between 0 and 1 (exclusive)", lambda f: 0 < f < 1)
+
+
+def _seed(value: object, where: object, key: str) -> int | None:
+    """A split seed: an integer (None stays None: not given)."""
+    return None if value is None else _int(value, where, key)

@@ -79,6 +79,8 @@ class Trainer:
         pairs = all_pairs(recipe.p)
         answers = labels(pairs, recipe.p, recipe.task)
         train, test = split_indices(recipe.p, recipe.train_fraction)
+        if recipe.train_fraction >= 1:  # a full-data run: every pair is trained on, and tested on
+            test = train
         self.splits = {"train": (pairs[train], answers[train]), "test": (pairs[test], answers[test])}
         init = recipe.initial_model()
         self._cls = type(init)
