@@ -40,3 +40,26 @@ def test_a_not_applicable_claim_alone_fails_the_gate(pytester):
                                           "-p", "no:cacheprovider")
     assert result.ret == 1
     result.assert_outcomes(failed=1)
+
+
+ANSWER_EVERY_PAIR = ("planted-none", "planted-readout_removed", "planted-transformer")
+"""Planted models that answer every test pair (issue 20, item 3d): the hand-built sum-then-ReLU
+MLP (pizza-like, ``planted-none``), the same with its readout's key frequencies removed and put
+back elsewhere, and the exact clock inside a constant-attention transformer."""
+
+
+@pytest.mark.parametrize("name", ANSWER_EVERY_PAIR)
+def test_the_default_gate_fails_a_planted_model_on_more_than_accuracy(name):
+    """Power: test accuracy passes on these, so only a claim about *how* the task is solved can
+    fail them, and under the default gate (population) at least one must."""
+    from interp.claims.load import DEFAULT_CLAIMS, load_claims
+    from interp.claims.verdicts import FAIL, PASS, assess
+    from tests._references import run_of
+
+    claims = load_claims(DEFAULT_CLAIMS)
+    run = run_of(name)
+    verdicts = [assess(case, run, claims, run.checkpoint.sha256) for claim in claims.claims
+                for case in claim.expand(run.key_freqs)]
+    accuracy = next(v for v in verdicts if v.case.id == "test-accuracy")
+    assert accuracy.status == PASS
+    assert [v.case.id for v in verdicts if v.status == FAIL], name
