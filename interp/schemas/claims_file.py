@@ -203,7 +203,7 @@ def problem(exc: ValidationError, doc: object) -> str:
 
 def _document_problem(errors: list[dict], doc: object) -> str:
     allowed = sorted(ClaimsDocument.model_fields)
-    extra = [e["loc"][0] for e in errors if e["type"] in UNKNOWN_KEY]
+    extra = [e["loc"][0] for e in errors if e["loc"] and (e["type"] in UNKNOWN_KEY or e["loc"][0] not in allowed)]
     if not isinstance(doc, dict):
         return f"expected a mapping with a 'claims' list, got a {type(doc).__name__}"
     if extra:
@@ -221,7 +221,8 @@ def _entry_problem(errors: list[dict], scope: tuple, raw: object) -> str:
     if not isinstance(raw, dict):
         return f"{label}: expected a mapping, got {type(raw).__name__}"
     fields = model.model_fields
-    extra = sorted({str(e["loc"][2]) for e in errors if len(e["loc"]) == 3 and e["type"] in UNKNOWN_KEY})
+    extra = sorted({str(e["loc"][2]) for e in errors
+                    if len(e["loc"]) == 3 and (e["type"] in UNKNOWN_KEY or e["loc"][2] not in fields)})
     missing = [name for name in fields if any(e["loc"][2:] == (name,) and e["type"] == "missing" for e in errors)]
     if kind == "known_failures" and (extra or missing):
         return f"{label}: needs exactly the fields {sorted(fields)}, got {sorted(map(str, raw))}"
@@ -235,6 +236,8 @@ def _entry_problem(errors: list[dict], scope: tuple, raw: object) -> str:
         return f"{label}: unknown field(s) {', '.join(hints)}; allowed: {', '.join(sorted(fields))}"
     if missing:
         return f"{label}: missing field(s) {', '.join(missing)}"
+    if len(errors[0]["loc"]) < 3:  # the entry as a whole (no check of the models is made there now)
+        return f"{label}: {errors[0]['msg']}"
     return f"{label}: {_field_problem(errors, model, raw)}"
 
 
