@@ -153,6 +153,9 @@ def test_onehot_basis_is_read_where_the_study_saves_it(tmp_path):
         torch.save(bad, tmp_path / "x.pth")
         with pytest.raises(CheckpointError, match=re.escape(words)):
             load_checkpoint(tmp_path / "x.pth")
+    even = onehot.EmbedMLP(8, 8).state_dict()  # an even p: the study's basis is [p + 2, p]
+    torch.save(even, tmp_path / "even.pth")
+    assert even["mlp.basis"].shape == (10, 8) and load_checkpoint(tmp_path / "even.pth").model.p == 8
     identity = tmp_path / "p_7_dmlp_8_Id_random_scale_0.1_decay_0_01010000"
     identity.mkdir()
     torch.save({"model": state, "epoch": 0}, identity / "0.pth")
