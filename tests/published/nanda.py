@@ -4,6 +4,11 @@ fork's full-run file (``train_grok.py``). The model itself is :meth:`tests.publi
 
 Quirks of the code base, kept here:
 
+* Its ``Trainer`` (:func:`save_trainer_run`, from ``transformers.py`` at 5bf4dad) writes
+  ``init.pth``, ``<epoch>.pth`` and ``final.pth`` into a ``grok_<time>`` directory. The container of
+  the paper's ``saved_runs/*.pth`` (:func:`save_saved_run`) is not in that source, and the files
+  are binary in the index: it follows issue 15's description.
+
 * The split (``gen_train_test``): the list of triples ``(a, b, p)`` in row order, ``random.seed(seed)``,
   ``random.shuffle``, the first ``int(frac_train * p * p)`` are the training set. Grok-Grok shuffles
   triples ``(a, b, answer)`` the same way; ``random.shuffle``'s permutation depends only on the
@@ -100,6 +105,34 @@ def save_saved_run(model: Transformer, path: Path, config: dict | None = None, t
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({**out, **extra}, path)
     return path
+
+
+TRAINER_EPOCH_KEYS = ("model", "train_loss", "test_loss", "epoch")
+TRAINER_FINAL_KEYS = ("model", "train_loss", "test_loss", "train_losses", "test_losses", "epoch", "optimizer",
+                      "scheduler")
+
+
+def save_trainer_run(model: Transformer, directory: Path, epochs: list[int], num_epochs: int, seed: int = 0,
+                     frac_train: float = 0.3) -> Path:
+    """The run directory ``transformers.py``'s ``Trainer`` writes with ``save_models``, from its
+    source (progress-measures-paper at 5bf4dad): ``init.pth`` ``{"model", "train_data",
+    "test_data"}`` (the split's ``(a, b, p)`` triples), ``<epoch>.pth`` ``{"model", "train_loss",
+    "test_loss", "epoch"}`` for each of ``epochs``, and ``final.pth`` with the loss lists, ``epoch =
+    num_epochs``, ``optimizer`` and ``scheduler`` (AdamW, ``LambdaLR(min(step / 10, 1))``). The
+    weights are ``model``'s in every file and the losses placeholders: only the containers matter."""
+    directory.mkdir(parents=True, exist_ok=True)
+    train, test = nanda_split(model.p, seed, frac_train)
+    triples = [[(int(a), int(b), model.p) for a, b in split.tolist()] for split in (train, test)]
+    torch.save({"model": model.state_dict(), "train_data": triples[0], "test_data": triples[1]}, directory / "init.pth")
+    for epoch in epochs:
+        torch.save({"model": model.state_dict(), "train_loss": 1.0, "test_loss": 2.0, "epoch": epoch},
+                   directory / f"{epoch}.pth")
+    optimizer = adamw(model)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(step / 10, 1))
+    torch.save({"model": model.state_dict(), "train_loss": 1.0, "test_loss": 2.0, "train_losses": [1.0] * num_epochs,
+                "test_losses": [2.0] * num_epochs, "epoch": num_epochs, "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict()}, directory / "final.pth")
+    return directory
 
 
 def save_bare(model: Transformer, path: Path) -> Path:

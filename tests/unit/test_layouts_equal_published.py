@@ -12,7 +12,7 @@ import re
 import pytest
 import torch
 
-from interp.checkpoint import load_checkpoint, load_checkpoints
+from interp.checkpoint import find_checkpoints, load_checkpoint, load_checkpoints
 from interp.data import all_pairs
 from interp.model import forward
 from tests.published import chughtai, nanda, onehot, zhong, zhong_mlp
@@ -57,6 +57,23 @@ def test_nanda_bare_state_dict(tmp_path):
     assert checkpoint.facts.source("p") == "shapes (unembed.W_U columns less '=')"
     with torch.no_grad():
         assert_same(checkpoint, model.answer(all_pairs(P)))
+
+
+def test_nanda_trainer_run_directory(tmp_path):
+    """The files ``transformers.py``'s ``Trainer`` writes (progress-measures-paper at 5bf4dad), each
+    read through its ``model``, in epoch order, ``init.pth`` (no epoch) last."""
+    model = nanda.nanda(P, d_model=16, n_heads=2, d_mlp=24, seed=4)
+    directory = nanda.save_trainer_run(model, tmp_path / "grok_1700000000", [0, 100], num_epochs=200)
+    saved = {f.name: torch.load(f, weights_only=True) for f in directory.iterdir()}
+    assert list(saved["100.pth"]) == ["model", "train_loss", "test_loss", "epoch"]
+    assert list(saved["final.pth"]) == ["model", "train_loss", "test_loss", "train_losses", "test_losses", "epoch",
+                                        "optimizer", "scheduler"]
+    assert list(saved["init.pth"]) == ["model", "train_data", "test_data"]
+    found = [c for f in find_checkpoints(directory) for c in load_checkpoints(f)]
+    assert [(c.path.name, c.epoch) for c in found] == [("0.pth", 0), ("100.pth", 100), ("final.pth", 200),
+                                                       ("init.pth", None)]
+    with torch.no_grad():
+        assert_same(found[-1], model.answer(all_pairs(P)))
 
 
 def test_grokgrok_full_run_is_a_sweep_read_as_two_tokens(tmp_path):
