@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from interp import metrics, metrics_causal  # noqa: F401  (importing them registers every metric)
 from interp.claims.claim import Claim, ClaimCase, ClaimsFile, KnownFailure, gate_architecture, gates, run_attrs
 from interp.registry import NotDefined
+from interp.trajectories import when_it_holds
 
 KNOWN_VALUE_TOLERANCE = 1e-4  # absolute, as math.isclose(abs_tol=...)
 PASS, FAIL, KNOWN_FAIL, NOT_APPLICABLE, SKIP = "PASS", "FAIL", "KNOWN-FAIL", "N/A", "SKIP"
@@ -176,4 +177,5 @@ def assess(case: ClaimCase, run, claims: ClaimsFile, sha256: str, mode: str = "p
                        by_construction, known)
     if holds:
         return Verdict(case, PASS, value, "", by_construction)
-    return Verdict(case, FAIL, value, run.task_hint() if claim.metric == "accuracy" else "", by_construction)
+    return Verdict(case, FAIL, value, run.task_hint() if claim.metric == "accuracy" else
+                   when_it_holds(claim.id, claim.op, claim.threshold, architecture), by_construction)

@@ -16,4 +16,6 @@ that apply to its architecture (``wneur.png`` only where the model has a token-t
 * :mod:`interp.figures.per_checkpoint`: one checkpoint's figures (:func:`render_checkpoint`).
 * :mod:`interp.figures.sweep`: each claim against the epoch over a sweep (:func:`render_sweep`).
 * :mod:`interp.figures.page`: ``index.html`` (:func:`render_index`), which draws the sweep too.
+* :mod:`interp.figures.trajectories`: claims over training time in the population
+  (:func:`render_trajectories`; ``docs/claims-over-training.png``).
 """
