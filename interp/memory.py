@@ -17,16 +17,20 @@ def block_rows(p: int, d_mlp: int) -> int:
     return max(1, CHUNK // (p * max(d_mlp, p)))
 
 
-def estimate_run_bytes(p: int, d_model: int, d_mlp: int, n_heads: int = 0, d_head: int = 0) -> int:
+def estimate_run_bytes(p: int, d_model: int, d_mlp: int, n_heads: int = 0, d_head: int = 0,
+                       kept: int | None = None) -> int:
     """Peak memory the claims' work on a :class:`Run` needs above the loaded model, in bytes:
     ``hook_pre`` over all ``p*p`` pairs in float32 (``4 p^2 d_mlp``), per-pair labels, splits,
-    predictions and correct logits (``104 p^2``), and the larger of two streamed stages. With
+    predictions and correct logits (``104 p^2``), the logits of the ``kept`` training pairs that
+    the one pass keeps for the excluded losses (``4 kept p``; by default the project's split,
+    30% of the pairs: :func:`kept_pairs`), and the larger of two streamed stages. With
     ``f = 8 d_mlp + 8 p + 36 d_model + 32 n_heads d_head``, what one forward pass holds per pair
     (activations and logits; inputs and residuals; a transformer's attention values per head):
 
     * the forward pass, blocks of ``n`` pairs (:func:`block_rows`): ``n (f + 8 d_mlp + 4 p)``,
       since the previous block's activations and logits live on while the next is computed;
-    * a split's streamed logits (``excluded-loss``), chunks of ``m = min(p^2, CHUNK // p)`` pairs:
+    * a split's logits read in chunks of ``m = min(p^2, CHUNK // p)`` pairs (the excluded
+      losses: their ablated logits and log-softmax; a forward pass where the split was not kept):
       ``m (f + 8 p)``.
 
     Not included, since it depends on the number ``K`` of key frequencies: the readout spectra
@@ -35,13 +39,34 @@ def estimate_run_bytes(p: int, d_model: int, d_mlp: int, n_heads: int = 0, d_hea
     (``13 p^3``: 220 MB at p = 257, 13 GB at p = 1009).
     Measured peaks, and the margin: ``tests/integration/test_memory_peak.py``.
 
-    >>> round(estimate_run_bytes(113, 128, 512) / 1e6)  # MB
-    208
+    >>> round(estimate_run_bytes(113, 128, 512) / 1e6), round(estimate_run_bytes(1009, 128, 512) / 1e9, 2)  # MB, GB
+    (210, 3.84)
     """
+    kept = int(0.3 * p * p) if kept is None else kept
     forward = 8 * d_mlp + 8 * p + 36 * d_model + 32 * n_heads * d_head
     block = p * min(p, block_rows(p, d_mlp))
     chunk = min(p * p, CHUNK // p)
-    return 4 * p * p * d_mlp + 104 * p * p + max(block * (forward + 8 * d_mlp + 4 * p), chunk * (forward + 8 * p))
+    streamed = max(block * (forward + 8 * d_mlp + 4 * p), chunk * (forward + 8 * p))
+    return 4 * p * p * d_mlp + 104 * p * p + 4 * kept * p + streamed
+
+
+def kept_pairs(facts, p: int) -> int:
+    """How many pairs' logits the one pass keeps: the training split's, as the checkpoint's facts
+    name it (:mod:`interp.splits`; this project's 30% where none does); every pair for ``all`` and,
+    at most, for split files.
+
+    >>> from interp.facts import FILE, Facts
+    >>> facts = Facts(); facts.offer("split", "nanda", FILE, "config"); facts.offer("split_fraction", 0.5, FILE, "")
+    >>> kept_pairs(Facts(), 10), kept_pairs(facts, 10)
+    (30, 50)
+    """
+    from interp.splits import DEFAULTS
+
+    kind = facts.get("split", "project")
+    if kind not in DEFAULTS:
+        return p * p
+    fraction = facts.get("split_fraction")
+    return min(p * p, int((DEFAULTS[kind][1] if fraction is None else float(fraction)) * p * p))
 
 
 def available_memory_bytes() -> int | None:
@@ -62,7 +87,8 @@ def available_memory_bytes() -> int | None:
 def check_fits_in_memory(checkpoint: Checkpoint) -> None:
     """Refuse, before allocating, a checkpoint whose run would not fit in available memory."""
     dims = checkpoint.model.dims()
-    need, have = estimate_run_bytes(**dims), available_memory_bytes()
+    need = estimate_run_bytes(**dims, kept=kept_pairs(checkpoint.facts, dims["p"]))
+    have = available_memory_bytes()
     if have is not None and need > have:
         shape = ", ".join(f"{k}={v}" for k, v in dims.items())
         raise CheckpointError(checkpoint.path, f"{shape} needs about {need / 1e9:.1f} GB to run, but only "

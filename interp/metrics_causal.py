@@ -21,8 +21,22 @@ Two definitions, each with its own claims:
   Claims ``clock-restricted-loss``, ``clock-excluded-loss``, ``clock-excluded-loss-at-most-uniform``.
 
 Both read tables ``[y, c]`` (the components depend on a pair only through its answer), so no
-``[p*p, p]`` tensor is held: the restricted losses need no logits at all, and the excluded losses
-stream a split's logits in chunks (:meth:`interp.views.logits.SplitLogits.chunks`).
+``[p*p, p]`` tensor is held: the restricted losses need no logits at all. The excluded losses need
+the logits of the split itself, and read the ones the run's one forward pass kept
+(:meth:`interp.views.logits.SplitLogits.chunks`), in chunks; no pair goes through the model twice.
+
+Why keep the split's logits (``4 n p`` bytes, 1.2 GB for the 30% training split at p = 1009) rather
+than accumulate the excluded loss during the pass, as the restricted losses' tables are: a pair's
+loss is ``logsumexp_c(L[c] - T[y, c]) - (L[y] - T[y, y])``, and the table ``T`` (the key
+frequencies' components) is a function of every pair's logits, known only when the pass ends.
+The second term is a sum over pairs, so it would decompose into per-answer sums, but
+``logsumexp`` of a difference does not: no fixed-size summary of a pair's logits gives
+``logsumexp(L - t)`` for a ``t`` chosen later, except the logits themselves. Re-deriving them from
+what the pass keeps (``hook_pre``) would be a second pass through the model's last layers (the
+logits GEMM, most of the pass's time at p = 1009), and the transformer's logits read its residual
+stream, which the pass does not keep. So the pass keeps them, exactly as the model computed them
+(float32), and the memory estimate counts them (:func:`interp.memory.estimate_run_bytes`). A split
+other than the kept one (a claims file asking ``split: test``) is a forward pass over its pairs.
 """
 
 from __future__ import annotations
@@ -54,11 +68,14 @@ def _table_loss(table: Float[Tensor, "y c"], labels: Int[Tensor, " pair"], idx: 
 def _ablated_loss(split_logits: Mapping[str, Float[Tensor, "n p"]], table: Float[Tensor, "y c"],
                   labels: Int[Tensor, " pair"], split: str) -> float:
     """Mean cross-entropy over the split of ``logits - table[y]`` (``y`` each pair's answer),
-    streamed: the logits in the model's dtype, the sum in float64."""
-    total, count = 0.0, 0
+    chunk by chunk (the logits the one pass kept): each pair's loss in the logits' dtype, the sum in
+    float64."""
+    total, count, cast = 0.0, 0, {}
     for idx, logits in split_logits.chunks(split):  # [n, p] is 1.2 GB at p = 1009
         answers = labels[idx]  # per pair in the logits' dtype (float64 took 3.8x as long), summed in float64
-        ablated = logits - table.to(logits.dtype)[answers]
+        if logits.dtype not in cast:
+            cast[logits.dtype] = table.to(logits.dtype)
+        ablated = logits - cast[logits.dtype][answers]
         total += -ablated.log_softmax(-1).gather(-1, answers[:, None]).double().sum().item()
         count += len(idx)
     return total / count

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import torch
@@ -58,6 +58,8 @@ class Run(WeightViews, LogitViews, Spectra):
     given_key_freqs: list[int] | None = None
     device: str = "cpu"
     task: Task | None = None  # None: the checkpoint's (its facts': an option, its files, else add)
+    # each metric's value on this run, by (metric, parameters): computed once (interp.claims.verdicts.evaluate)
+    metric_values: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.task is None:
@@ -96,8 +98,11 @@ class Run(WeightViews, LogitViews, Spectra):
     def _pass(self) -> dict:
         """The one forward pass, over blocks of rows ``a``: ``hook_pre`` is kept; per block, the
         Fourier terms of pre-ReLU, post-ReLU and logits (:class:`interp.fourier.TermSpectrum`),
-        argmax and correct-class logit per pair, and the logits summed over the pairs of each
-        answer ``y`` (float64). Post-ReLU activations and logits exist one block at a time."""
+        argmax, correct-class and largest wrong logit per pair, and the logits summed over the
+        pairs of each answer ``y`` (float64). Post-ReLU activations and logits exist one block at a
+        time, except the logits of the training pairs (:attr:`kept_pairs`), which are kept as the
+        model computes them, for the excluded losses: nothing reads the logits of a pair twice
+        through the model (``tests/integration/test_one_pass.py``)."""
         FORWARD_CALLS["count"] += 1
         p, d_mlp = self.p, self.model.d_mlp
         labels_ = self.labels.to(self.device)
@@ -108,26 +113,44 @@ class Run(WeightViews, LogitViews, Spectra):
         predictions = torch.empty(p * p, dtype=torch.long)
         correct = torch.empty(p * p, dtype=torch.float64)
         wrong = torch.empty(p * p, dtype=torch.float64)
+        keep = torch.zeros(p * p, dtype=torch.bool)
+        keep[self.splits["train"]] = True
+        kept_pairs, kept, filled = keep.nonzero()[:, 0], None, 0
         pairs = all_pairs(p)
         with torch.no_grad():
             for a0, rows in self._a_chunks():
                 hooks = forward(self._m, pairs[rows].to(self.device))
-                pre, post, logits = hooks["hook_pre"], hooks["hook_post"], hooks["logits"]
+                pre, post, logits = hooks["hook_pre"], hooks["hook_post"], hooks["logits"].contiguous()
                 if pre_all is None:
                     pre_all = torch.empty(p * p, d_mlp, dtype=pre.dtype, device=self.device)
+                    kept = torch.empty(len(kept_pairs), p, dtype=logits.dtype)
                 pre_all[rows] = pre
                 pre_acc.add(a0, pre.reshape(-1, p, d_mlp))
                 post_acc.add(a0, post.reshape(-1, p, d_mlp))
+                answers = labels_[rows, None]
                 predictions[rows] = logits.max(-1).indices.cpu()  # the first maximum, as argmax; 4x faster here
-                correct[rows] = logits.gather(-1, labels_[rows, None])[:, 0].double().cpu()
-                wrong[rows] = logits.scatter(-1, labels_[rows, None], -math.inf).max(-1).values.double().cpu()
+                right = logits.gather(-1, answers)
+                correct[rows] = right[:, 0].double().cpu()
+                logits.scatter_(-1, answers, -math.inf)  # in place, then put back: no copy of the block
+                wrong[rows] = logits.max(-1).values.double().cpu()
+                logits.scatter_(-1, answers, right)
+                mine = keep[rows]
+                count = int(mine.sum())
+                kept[filled : filled + count] = logits[mine.to(self.device)].cpu()
+                filled += count
                 logit_acc.add(a0, logits.reshape(-1, p, p))
                 del hooks, pre, post, logits  # free this block before the next one is made
         by_answer = {"add": logit_acc.by_sum, "sub": logit_acc.by_diff}[self.task]
         return {"hook_pre": pre_all, "predictions": predictions, "correct": correct, "largest_wrong": wrong,
                 "by_answer": by_answer.cpu(), "post_mean": (post_acc.cols.sum(0) / (p * p)).to(pre_all.dtype),
                 "pre_terms": _to_cpu(pre_acc.finish()), "post_terms": _to_cpu(post_acc.finish()),
-                "logit_terms": _to_cpu(logit_acc.finish())}
+                "logit_terms": _to_cpu(logit_acc.finish()), "kept_pairs": kept_pairs, "kept_logits": kept}
+
+    @property
+    def kept_pairs(self) -> Int[Tensor, " n"]:
+        """The pairs whose logits the one pass keeps, in increasing order: the training split's
+        (what the excluded losses read; :attr:`interp.views.logits.LogitViews.split_logits`)."""
+        return self._pass["kept_pairs"]
 
     @property
     def hook_pre(self) -> Float[Tensor, "pair d_mlp"]:

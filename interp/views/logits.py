@@ -151,24 +151,36 @@ class LogitViews:
 
 
 class SplitLogits(Mapping[str, Tensor]):
-    """Lazy ``{split: logits of its pairs}``; see :attr:`interp.run.Run.split_logits`."""
+    """Lazy ``{split: logits of its pairs}``; see :attr:`interp.run.Run.split_logits`. A split
+    whose pairs the one forward pass kept (:attr:`interp.run.Run.kept_pairs`: the training split)
+    is read from what it kept, and no pair goes through the model again; any other split is a
+    forward pass over its pairs."""
 
     def __init__(self, run) -> None:  # the interp.run.Run it belongs to
         self._run = run
 
     def __getitem__(self, split: str) -> Float[Tensor, "n p"]:
-        return self._run.logits_of(self._run.splits[split]).cpu()
+        return torch.cat([logits for _, logits in self.chunks(split)])
 
     def chunks(self, split: str) -> Iterator[tuple[Int[Tensor, " n"], Float[Tensor, "n p"]]]:
-        """``(pair indices, their logits)`` over the split, :data:`memory.CHUNK` elements at a time."""
-        idx, step = self._run.splits[split], max(1, memory.CHUNK // self._run.p)
+        """``(pair indices, their logits)`` over the split, :data:`memory.CHUNK` logits at a time:
+        slices of what the one pass kept where the split is the kept pairs (in their increasing
+        order), rows of it where the split is among them, else a forward pass over each chunk."""
+        run = self._run
+        idx, step = run.splits[split], max(1, memory.CHUNK // run.p)
+        kept, logits = run.kept_pairs, run._pass["kept_logits"]
+        if torch.equal(idx.sort().values, kept):  # the kept pairs themselves, in another order: views
+            for start in range(0, len(kept), step):
+                yield kept[start : start + step], logits[start : start + step]
+            return
+        where = torch.searchsorted(kept, idx).clamp(max=max(len(kept) - 1, 0))
+        among = len(kept) > 0 and torch.equal(kept[where], idx)
         for start in range(0, len(idx), step):
             part = idx[start : start + step]
-            yield part, self._run.logits_of(part).cpu()
+            yield part, logits[where[start : start + step]] if among else run.logits_of(part).cpu()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._run.splits)
 
     def __len__(self) -> int:
         return len(self._run.splits)
-
