@@ -270,7 +270,8 @@ def merge(paths: list[Path], out: Path, table: Path | None = None, figures: Path
     counts = report.totals([d["row"] for data in state.rows.values() for d in data if d["row"]["verdict"] != SKIP])
     missing = sum(len(trace.deselected(state, t) or ()) for t in state.targets)
     line = (f"merged {len(paths)} shard reports into {out}: {len(state.targets)} checkpoints, {counts['passed']} of "
-            f"{counts['claims']} gated claim cases hold, {counts['failed']} failed")
+            f"{counts['claims']} gated claim cases hold ({counts['failed']} failed, {counts['not_applicable']} N/A, "
+            f"{counts['known_failures']} known failures)")
     return line + (f"; {missing} claim cases ran in no shard (listed as deselected)" if missing else "")
 
 
