@@ -262,13 +262,44 @@ def trajectory_table(found: dict) -> str:
     return "\n".join(lines)
 
 
+def measured_so_far(rows: list[dict]) -> str:
+    """One paragraph: how many snapshots of which runs the file holds, and how far each run went.
+
+    >>> rows = [{"family": "nb-mlp-113", "seed": "5", "epoch": e, "grokked_at": "4100", "horizon": "50000"}
+    ...         for e in ("0", "4100")]
+    >>> measured_so_far(rows)
+    'Measured so far: 2 snapshots of 1 run. `nb-mlp-113`: seed 5 to epoch 4,100 (grokked at 4,100).'
+    """
+    runs: dict[str, dict[int, list[dict]]] = {}
+    for r in rows:
+        runs.setdefault(r["family"], {}).setdefault(int(r["seed"]), []).append(r)
+    count = sum(len(seeds) for seeds in runs.values())
+    parts = []
+    for family, seeds in runs.items():
+        cells = []
+        for seed, of_run in sorted(seeds.items()):
+            last = max(int(r["epoch"]) for r in of_run)
+            notes = [f"grokked at {int(of_run[0]['grokked_at']):,}"] if of_run[0]["grokked_at"] else []
+            if str(last) == of_run[0]["horizon"]:
+                notes.append("its horizon")
+            cells.append(f"seed {seed} to epoch {last:,}" + (f" ({', '.join(notes)})" if notes else ""))
+        parts.append(f"`{family}`: " + ", ".join(cells))
+    return (f"Measured so far: {len(rows)} snapshots of {count} run{'s' * (count != 1)}. "
+            + "; ".join(parts) + ".")
+
+
+def trajectory_block(rows: list[dict], found: dict) -> str:
+    """docs/claims.md's generated block: what the file holds, then the table."""
+    return measured_so_far(rows) + "\n\n" + trajectory_table(found)
+
+
 def write_derived(claims, rows: list[dict], figure: bool = True) -> dict:
     """The summary, its table in docs/claims.md and its figure, from the rows."""
     from tests._tables import replace_blocks
 
     found = summary(claims, rows)
     SUMMARY_PATH.write_text(summary_text(found))
-    DOCS.write_text(replace_blocks(DOCS.read_text(), {MARK: trajectory_table(found)}))
+    DOCS.write_text(replace_blocks(DOCS.read_text(), {MARK: trajectory_block(rows, found)}))
     if figure:
         from interp.figures.trajectories import render_trajectories
 

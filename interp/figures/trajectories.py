@@ -17,8 +17,10 @@ MARKERS = ("o", "s", "^", "D", "v", "P")  # one per family, so that the lines re
 
 def render_trajectories(summary: dict, path: Path) -> Path | None:
     """One panel per claim with data: a line per family, a point per bin of epochs since grokking
-    at the share of the models that hold the claim throughout the bin, labelled ``holding/models``;
-    None (nothing written) where the summary has no data."""
+    at the share of the models that hold the claim throughout the bin, labelled ``holding/models``
+    (none, and a break in the line, where no model reached the bin); the claim's comparison in the
+    panel's title, per architecture where they differ. None (nothing written) where the summary
+    has no data."""
     from matplotlib.lines import Line2D
 
     families = {name: f for name, f in summary["families"].items() if f["claims"]}
@@ -32,20 +34,23 @@ def render_trajectories(summary: dict, path: Path) -> Path | None:
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.35 * ncols, 2.5 * nrows + 0.9), squeeze=False)
     styles = {name: (RUN_COLORS[j % len(RUN_COLORS)], MARKERS[j % len(MARKERS)]) for j, name in enumerate(families)}
     for ax, claim_id in zip(axes.flat, claim_ids, strict=False):
-        comparison = ""
+        comparisons = {}  # per architecture: the claim's comparison there
         for name, family in families.items():
             entry = family["claims"].get(claim_id)
             if entry is None:
                 continue
-            comparison = f"{entry['op']} {entry['threshold']:g}"
+            comparisons[family["architecture"]] = f"{entry['op']} {entry['threshold']:g}"
             color, marker = styles[name]
-            points = [(i, k / n, f"{k}/{n}") for i, (k, n) in enumerate(entry["counts"]) if n]
-            xs, ys, _ = zip(*points, strict=True)
-            ax.plot(xs, ys, color=color, marker=marker, lw=1.2, markersize=5, clip_on=False, zorder=3)
-            for x, y, label in points:
-                ax.annotate(label, (x, y), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=6.5,
-                            color=color)
-        ax.set_title(f"{claim_id} ({comparison})", fontsize=9)
+            # a bin no model reached: no point, and the line breaks there
+            ys = [k / n if n else math.nan for k, n in entry["counts"]]
+            ax.plot(range(len(ys)), ys, color=color, marker=marker, lw=1.2, markersize=5, clip_on=False, zorder=3)
+            for x, (k, n) in enumerate(entry["counts"]):
+                if n:
+                    ax.annotate(f"{k}/{n}", (x, k / n), textcoords="offset points", xytext=(0, 5), ha="center",
+                                fontsize=6.5, color=color)
+        title = (next(iter(comparisons.values())) if len(set(comparisons.values())) == 1 else
+                 ", ".join(f"{a} {c}" for a, c in comparisons.items()))
+        ax.set_title(f"{claim_id} ({title})", fontsize=9)
         ax.set_ylim(-0.05, 1.18)
         ax.set_yticks([0, 0.5, 1], ["0", "½", "1"], fontsize=7)
         ax.set_xlim(-0.4, len(edges) - 0.6)
@@ -66,7 +71,7 @@ def render_trajectories(summary: dict, path: Path) -> Path | None:
     fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 2), fontsize=8.5, frameon=False,
                bbox_to_anchor=(0.5, legend_top))
     rows = math.ceil(len(handles) / 2)
-    fig.tight_layout(rect=(0, 0, 1, legend_top - 0.22 * rows / fig.get_figheight()))
+    fig.tight_layout(rect=(0, 0, 1, legend_top - 0.05 * rows / fig.get_figheight()))
     save_png(fig, Path(path), dpi=100)
     plt.close(fig)
     return Path(path)

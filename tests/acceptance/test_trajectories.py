@@ -21,6 +21,7 @@ from calibration.measure_trajectories import (
     read_trajectories,
     summary,
     summary_text,
+    trajectory_block,
     trajectory_table,
 )
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
@@ -33,7 +34,7 @@ REGENERATE = "run: python -m calibration.measure_trajectories --derived-only"
 
 
 def test_the_docs_table_is_what_the_committed_file_gives():
-    assert block_in(DOCS.read_text(), MARK) == trajectory_table(summary(CLAIMS, ROWS)), REGENERATE
+    assert block_in(DOCS.read_text(), MARK) == trajectory_block(ROWS, summary(CLAIMS, ROWS)), REGENERATE
 
 
 def test_the_shipped_summary_is_what_the_committed_file_gives():
@@ -69,6 +70,14 @@ def test_the_file_s_rows_are_consistent():
             assert (r["stage"] == "grokked") == (r["since_grokking"] == "0")
         assert r["test-accuracy"] != "" and r["architecture"] in ("mlp", "transformer")
         assert set(FIELDS) <= set(r)
+
+
+def test_the_worked_examples():
+    import doctest
+
+    import calibration.measure_trajectories as module
+
+    assert doctest.testmod(module).failed == 0
 
 
 def test_bins():
