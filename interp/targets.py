@@ -342,6 +342,7 @@ def build_session(config: pytest.Config, paths: list[Path]) -> ClaimsSession:
     targets, notes = [], []
     for path, name in zip(paths, display_names(paths), strict=True):
         found = load_checkpoints(path, options, adapters)
+        check_fits_in_memory(found[0])  # before anything of its size is allocated (the key frequencies' basis)
         for ckpt in found:
             if key_freqs is not None:
                 check_key_freqs(key_freqs, ckpt.model.p)
@@ -350,7 +351,6 @@ def build_session(config: pytest.Config, paths: list[Path]) -> ClaimsSession:
             target.settle()  # its key frequencies and info from the weights; the model is read again to run
             targets.append(target)
             notes.extend(n for n in ckpt.notes if n not in notes)
-        check_fits_in_memory(found[0])
         if len(paths) == 1 and len(found) == 1:  # one model in all: keep it rather than read it twice
             targets[0]._checkpoint = found[0]
         _FILE_CACHE.clear()
