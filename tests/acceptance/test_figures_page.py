@@ -23,10 +23,10 @@ from interp.checkpoint import save_checkpoint
 pytestmark = pytest.mark.acceptance
 
 VERDICT_WORDS = ("PASS", "PASS (by construction)", "FAIL", "KNOWN-FAIL", "N/A", "NOT-GATED (holds)",
-                 "NOT-GATED (does not hold)", "SKIP")
+                 "NOT-GATED (does not hold)", "NOT-GATED (N/A)", "SKIP")
 # a claim row of the terminal summary: id (a claim whose cases are all N/A: "fve[*] (8 cases)"), ..., verdict
 SUMMARY_ROW = re.compile(r"^  (\S+(?: \(\d+ cases\))?) .*?  (PASS \(by construction\)|PASS|FAIL|KNOWN-FAIL|N/A|"
-                         r"NOT-GATED \((?:holds|does not hold)\)|SKIP)$")
+                         r"NOT-GATED \((?:holds|does not hold|N/A)\)|SKIP)$")
 MLP_NAMES = ["epoch000000", "epoch000100", "epoch000200", "epoch000300"]
 TRANSFORMER = "transformer-random"
 COMMON_FIGURES = {"neurons", "pre_post", "logits", "fve", "readout", "embedding"}
@@ -173,7 +173,8 @@ def test_page_links_every_checkpoint_figure_and_file_and_uses_the_terminals_verd
     table.parent.mkdir()
     result = pytester.runpytest_inprocess(
         f"--checkpoint={inputs['mlp']}", f"--checkpoint={inputs['transformer']}", f"--claims={inputs['claims']}",
-        f"--claims-figures={out}", f"--claims-table={table}", f"--claims-report={report}", "-p", "no:cacheprovider")
+        f"--claims-figures={out}", f"--claims-table={table}", f"--claims-report={report}", "-v",
+        "-p", "no:cacheprovider")  # -v: the terminal prints every checkpoint's table, not only the last one's
     assert result.ret == 1  # untrained models: claims fail
     assert table.is_file() and report.is_file()
     page = read_page(out / "index.html")
