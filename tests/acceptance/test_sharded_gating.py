@@ -201,3 +201,22 @@ def test_merge_refuses_a_file_that_is_not_a_report(runs, tmp_path, capsys):
     assert merge.main(["merge", f"--out={tmp_path / 'm.json'}", str(runs / "shard1" / "report.json"), str(bad)]) == 4
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {bad}: not a JSON report"), err
+
+
+def test_the_claims_file_is_found_again_by_its_sha256_and_never_another(runs, tmp_path, capsys):
+    moved = []
+    for group, report in zip((1, 2), reports(runs), strict=True):  # gated where the claims file was elsewhere
+        report["claims_file"]["path"] = "/nowhere/claims.yaml"
+        moved.append(tmp_path / f"shard{group}.json")
+        moved[-1].write_text(json.dumps(report))
+    out = tmp_path / "merged.json"
+    assert merge.main(["merge", f"--out={out}", *map(str, moved)]) == 0  # the one shipped with interp: same sha256
+    assert json.loads(out.read_text())["claims_file"]["path"] == "/nowhere/claims.yaml"  # as the shards recorded it
+    other = tmp_path / "claims.yaml"
+    other.write_text("claims: []\n")
+    out.unlink()
+    assert merge.main(["merge", f"--out={out}", f"--claims={other}", *map(str, moved)]) == 4
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (f"error: {other}: is not here, or not the claims file the shards gated with (sha256 "
+                       f"{reports(runs)[0]['claims_file']['sha256'][:12]}): give that file with --claims FILE")
+    assert not out.exists()
