@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from interp.gate import ClaimsSession
     from interp.run import Run
 
-INTERP_OPTIONS = ("checkpoint", "claims", "gate", "claims_report", "claims_table", "claims_figures", "key_freqs", "task",
-                  "interp_p", "input_form", "attn_coeff", "act", "split", "split_seed", "split_fraction")
+INTERP_OPTIONS = ("checkpoint", "claims", "gate", "claims_report", "claims_table", "claims_figures", "key_freqs",
+                  "task", "interp_p", "input_form", "attn_coeff", "act", "split", "split_seed", "split_fraction")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
