@@ -10,11 +10,14 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests._tables import replace_blocks  # noqa: E402  (the one block writer of every generated doc)
+
 DOC = ROOT / "docs" / "report-schema.md"
 SCHEMA = ROOT / "interp" / "schemas" / "report.schema.json"
 TABLES = {"report-fields": "OneCheckpointReport", "row-fields": "ClaimRow"}  # block: the schema's definition
@@ -57,16 +60,6 @@ def blocks() -> dict[str, str]:
     return {block: table(schema, name) for block, name in TABLES.items()}
 
 
-def with_blocks(text: str, new: dict[str, str]) -> str:
-    """``text`` with each ``<!-- name:begin -->`` ... ``<!-- name:end -->`` block replaced."""
-    for name, body in new.items():
-        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
-        if not pattern.search(text):
-            raise SystemExit(f"{DOC}: no {name} block")
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
-    return text
-
-
 if __name__ == "__main__":
-    DOC.write_text(with_blocks(DOC.read_text(encoding="utf-8"), blocks()), encoding="utf-8")
+    DOC.write_text(replace_blocks(DOC.read_text(encoding="utf-8"), blocks()), encoding="utf-8")
     print(f"wrote {DOC}", file=sys.stderr)

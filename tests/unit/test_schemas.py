@@ -157,7 +157,7 @@ def test_report_schema_doc_tables_are_generated_from_the_schema():
     tables = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tables)
     text = tables.DOC.read_text(encoding="utf-8")
-    assert tables.with_blocks(text, tables.blocks()) == text, "run python docs/make_report_schema_tables.py"
+    assert tables.replace_blocks(text, tables.blocks()) == text, "run python docs/make_report_schema_tables.py"
 
 
 OK = "{id: x, metric: accuracy, op: '>', threshold: 1, claim: c, source: s"
