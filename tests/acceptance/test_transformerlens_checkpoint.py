@@ -271,6 +271,7 @@ def independent_values(path, task: str, key_freqs: list[int]) -> dict:
         "embedding_key_share": lambda: (embedding_fourier[key_rows] ** 2).sum() / (embedding_fourier**2).sum(),
         "neuron_concentration_quantile": lambda quantile: np.quantile(best, quantile),
         "neuron_cluster_fraction": lambda cut=0.85: (best >= cut).mean(),
+        "key_freq_fraction": lambda: len(key_freqs) / (P // 2),  # the key set itself: the report's, checked above
         "distance_irrelevance": distance_irrelevance,
         "gradient_symmetricity": lambda n_triples=100: gradient_cosines(
             model, tokens[triples[:, 0] * P + triples[:, 1]], triples[:, 2]).mean(),
