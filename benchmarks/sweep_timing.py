@@ -8,12 +8,15 @@ in Nanda et al.'s layout (``embed.W_E [d, vocab]``, ``W_O [d, heads*d_head]``, .
 its own small perturbation (so that each is a distinct model, as a training run's are), saved as
 ``{"state_dicts", "epochs", "model", "config"}``. Runs ``pytest --checkpoint=FILE`` under
 ``/usr/bin/time -v`` (wall time and peak resident memory), and the same for the one-model file
-for the fixed cost of starting pytest and loading. Numbers in docs/performance.md.
+for the fixed cost of starting pytest and loading; with ``--before DIR``, the same two runs with
+``PYTHONPATH=DIR`` (another checkout) right after, for a ratio on a shared machine. Numbers in
+docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import subprocess
@@ -43,11 +46,13 @@ def nanda_layout(tl: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def timed(args: list[str], cwd: Path) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in GB, pytest's last line) of ``pytest ARGS``."""
+def timed(args: list[str], cwd: Path, pythonpath: str | None = None) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in GB, pytest's last line) of ``pytest ARGS`` (with ``PYTHONPATH``:
+    another checkout of the project)."""
+    env = {**os.environ, **({"PYTHONPATH": pythonpath} if pythonpath else {})}
     start = time.perf_counter()
     out = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider"],
-                         cwd=cwd, capture_output=True, text=True)
+                         cwd=cwd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1)) / 1e6
     return wall, peak, out.stdout.strip().splitlines()[-1]
@@ -56,6 +61,8 @@ def timed(args: list[str], cwd: Path) -> tuple[float, float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--snapshots", type=int, default=250)
+    parser.add_argument("--before", help="another checkout of the project: the same two runs with PYTHONPATH=DIR, "
+                                         "interleaved, for the time before a change")
     args = parser.parse_args()
     base = nanda_layout(torch.load(SOURCE, map_location="cpu", weights_only=True))
     gen = torch.Generator().manual_seed(0)
@@ -68,14 +75,17 @@ def main() -> None:
         torch.save({"state_dicts": states, "epochs": epochs, "model": states[-1], "config": config,
                     "train_losses": [], "test_losses": []}, tmp_path / "full_run.pth")
         torch.save(states[-1], tmp_path / "one.pth")
-        one = timed(["--checkpoint=one.pth"], tmp_path)
-        sweep = timed(["--checkpoint=full_run.pth", "--claims-table=sweep.md"], tmp_path)
+        runs = {"now": None} | ({"before": args.before} if args.before else {})
+        results = {name: (timed(["--checkpoint=one.pth"], tmp_path, where),
+                          timed(["--checkpoint=full_run.pth", "--claims-table=sweep.md"], tmp_path, where))
+                   for name, where in runs.items()}
     cpu = platform.processor() or platform.machine()
-    print(f"machine: {cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}")
-    print(f"one model:        {one[0]:7.1f} s, peak {one[1]:.2f} GB  ({one[2]})")
-    print(f"{args.snapshots} snapshots:    {sweep[0]:7.1f} s, peak {sweep[1]:.2f} GB  ({sweep[2]})")
-    print(f"per checkpoint:   {(sweep[0] - one[0]) / (args.snapshots - 1):7.2f} s beyond the first")
-
+    print(f"machine: {cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    for name, (one, sweep) in results.items():
+        print(f"{name}: one model:        {one[0]:7.1f} s, peak {one[1]:.2f} GB  ({one[2]})")
+        print(f"{name}: {args.snapshots} snapshots:    {sweep[0]:7.1f} s, peak {sweep[1]:.2f} GB  ({sweep[2]})")
+        print(f"{name}: per checkpoint:   {(sweep[0] - one[0]) / (args.snapshots - 1):7.2f} s beyond the first")
 
 if __name__ == "__main__":
     main()
