@@ -49,7 +49,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from interp import metrics
+import interp.metrics as metrics
 from interp.claims.claim import KEY_FREQS, PREFIX, Claim, ClaimsFile, KnownFailure, run_attrs
 from interp.errors import ClaimsError
 from interp.schemas import claims_file

@@ -23,7 +23,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from interp import metrics, metrics_causal  # noqa: F401  (importing them registers every metric)
+# The metrics register themselves on import. Imported by module name, not as attributes of the
+# package: an in-process pytest run that restored sys.modules leaves those attributes stale.
+import interp.metrics as metrics
+import interp.metrics_causal  # noqa: F401  (registers the causal metrics)
 from interp.claims.claim import Claim, ClaimCase, ClaimsFile, KnownFailure, gate_architecture, gates, run_attrs
 from interp.registry import NotDefined
 from interp.trajectories import when_it_holds

@@ -45,6 +45,14 @@ def _symlog(linthresh: float, linscale: float = SYMLOG_LINSCALE):
     return lambda x: x / linthresh * linear if x <= linthresh else linear + math.log10(x / linthresh)
 
 
+def _gated_as(target) -> str | None:
+    """The gate architecture of a checkpoint of the sweep (None where it is not known)."""
+    try:
+        return None if target is None else target.info["gated_as"]
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
 def _spread(xs: list[float], scale) -> float:
     """How evenly ``scale`` spreads the sorted points ``xs`` over the axis: the geometric mean of
     the gaps between neighbours, as fractions of the span (1 / (n - 1) when evenly spaced)."""
@@ -113,7 +121,9 @@ def render_sweep(state, out_dir: Path) -> Path | None:
     nrows = math.ceil(len(columns) / ncols)
     label_room = 0.0 if have_epochs else min(1.5, 0.06 * max(len(n) for n in names.values()))  # rotated names
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.35 * ncols, (2.6 + label_room) * nrows + 0.6), squeeze=False)
-    thresholds = {c.id: (c.op, c.threshold) for c in state.claims.claims}
+    architectures = sorted({_gated_as(by_name.get(r["checkpoint"])) for r in table} - {None})
+    thresholds = {c.id: (c.op, {arch: c.threshold_on(arch) for arch in architectures} or {None: c.threshold})
+                  for c in state.claims.claims}  # each architecture's threshold (docs/claims.md)
     seen = set()
     for ax, claim_id in zip(axes.flat, columns, strict=False):
         cells = [r["cells"].get(claim_id, {}) for r in table]
@@ -134,9 +144,14 @@ def render_sweep(state, out_dir: Path) -> Path | None:
                 seen.update([category, "nan"])
                 ax.scatter(missing, [0.0] * len(missing), transform=bottom, marker=style["marker"], s=30,
                            facecolors="none", edgecolors=style["color"], zorder=3, clip_on=False)
-        op, threshold = thresholds[claim_id]
-        ax.axhline(threshold, color="black", ls="--", lw=0.9, zorder=1)
-        ax.set_title(f"{claim_id} ({op} {threshold:g})", fontsize=9)
+        op, per_arch = thresholds[claim_id]
+        levels = sorted(set(per_arch.values()))
+        for level in levels:
+            ax.axhline(level, color="black", ls="--", lw=0.9, zorder=1)
+        threshold = levels[0]
+        where = (f"{op} {threshold:g}" if len(levels) == 1 else
+                 ", ".join(f"{op} {t:g} {arch}" for arch, t in per_arch.items()))
+        ax.set_title(f"{claim_id} ({where})", fontsize=9)
         ax.set_ylabel("value (worst case)", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
         finite_ys = [y for y in ys if math.isfinite(y)]

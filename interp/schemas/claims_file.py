@@ -28,7 +28,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from interp import metrics, metrics_causal  # noqa: F401  (importing them registers every metric)
+# The metrics register themselves on import. Imported by module name, not as attributes of the
+# package: an in-process pytest run that restored sys.modules leaves those attributes stale.
+import interp.metrics as metrics
+import interp.metrics_causal  # noqa: F401  (registers the causal metrics)
 from interp.claims.claim import GATE_ARCHITECTURES, KEY_FREQS, OPS, POPULATION_NEGATIVE_KINDS
 
 THRESHOLD_SOURCES = ("seed", "paper", "exact", "calibrated")
