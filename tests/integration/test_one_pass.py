@@ -22,6 +22,7 @@ from collections import Counter
 import pytest
 import torch
 
+import interp.metrics_causal  # noqa: F401  (registers the causal metrics before they are wrapped below, run alone too)
 from interp.arch.mlp import MLP
 from interp.arch.transformer import Transformer
 from interp.claims.claim import run_attrs
