@@ -1,6 +1,6 @@
 """The scale goal, side by side: the whole suite on a p = 1009 MLP against one bare forward pass.
 
-    python benchmarks/p1009_timing.py [--rounds 3] [--before DIR]
+    python benchmarks/p1009_timing.py [--rounds 3] [--before DIR] [--python PATH]
 
 A random MLP (p = 1009, d_model 128, d_mlp 512, ``MLP.random(..., seed=0)``) saved in a temporary
 folder; in each round, alternating, so that a busy machine slows both alike:
@@ -12,6 +12,10 @@ folder; in each round, alternating, so that a busy machine slows both alike:
   wall time of the whole process (start, import, load, every claim, the report);
 * **before** (with ``--before DIR``): the same command with ``PYTHONPATH=DIR``, another checkout of
   the project (``git archive <commit> | tar -x -C DIR``), for the time before a change.
+
+``--python``: the interpreter both run under (default: this one). A user's ``pip install
+interp-claims`` has the package's own dependencies only; this repository's virtualenv also has the
+test extra, whose hypothesis plugin imports hypothesis at the end of every pytest run (1.2 s here).
 
 Prints each round and the medians, and the ratio suite / bare (goal: at most 2). Numbers in
 docs/performance.md.
@@ -50,17 +54,17 @@ with torch.no_grad():
 """
 
 
-def bare(path: Path) -> float:
-    done = subprocess.run([sys.executable, "-c", BARE, str(path)], capture_output=True, text=True, check=True)
+def bare(path: Path, python: str = sys.executable) -> float:
+    done = subprocess.run([python, "-c", BARE, str(path)], capture_output=True, text=True, check=True)
     return float(done.stdout.split()[-1])
 
 
-def suite(path: Path, pythonpath: str | None = None) -> tuple[float, str]:
+def suite(path: Path, pythonpath: str | None = None, python: str = sys.executable) -> tuple[float, str]:
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", f"--checkpoint={path}", "-q", "-p", "no:cacheprovider"],
+    done = subprocess.run([python, "-m", "pytest", f"--checkpoint={path}", "-q", "-p", "no:cacheprovider"],
                           cwd=path.parent, capture_output=True, text=True, env=env, check=False)
     return time.perf_counter() - start, done.stdout.strip().splitlines()[-1]
 
@@ -69,18 +73,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--before", help="another checkout of the project, timed with PYTHONPATH=DIR")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter to run both under")
     args = parser.parse_args()
     times: dict[str, list[float]] = {"bare": [], "suite": []} | ({"before": []} if args.before else {})
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "p1009.pt"
         save_checkpoint(MLP.random(1009, 128, 512, seed=0), path)
         for i in range(args.rounds):
-            times["bare"].append(bare(path))
-            seconds, last = suite(path)
+            times["bare"].append(bare(path, args.python))
+            seconds, last = suite(path, python=args.python)
             times["suite"].append(seconds)
             line = f"round {i + 1}: bare {times['bare'][-1]:.1f} s, suite {seconds:.1f} s ({last})"
             if args.before:
-                seconds, last = suite(path, args.before)
+                seconds, last = suite(path, args.before, args.python)
                 times["before"].append(seconds)
                 line += f", before {seconds:.1f} s ({last})"
             print(line + f"; load average {os.getloadavg()[0]:.1f}", flush=True)
