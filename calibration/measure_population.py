@@ -85,15 +85,89 @@ def extra_values(run) -> dict[str, float]:
             "distance-irrelevance-wrong-logit": distance_irrelevance_wrong_logit(run.largest_wrong_logits, run.task)}
 
 
+# -- the horizon population (issue 20): the rule's switch ---------------------------------------------
+HORIZON_PREFIX = "runs-horizon/"
+EARLY = ROOT / "population-early.csv"
+TRAJECTORY_STAGES = {"init": "init", "memorised": "memorised", "grokked": "grokking", "horizon": "final"}
+
+
+def horizon_rows(trajectories: list[dict]) -> list[dict]:
+    """The calibrated file's rows from the horizon runs' measured snapshots
+    (``calibration/trajectories.csv``), as the rule reads them (docs/claims.md, "The calibration
+    rule"): per run its ``init`` and ``memorised`` models; its snapshot at the grokking epoch as
+    ``grokking`` (a negative for the claims that name that kind); its model at the family's
+    horizon as ``final``, grokked where the run grokked and clean where its test accuracy is 1 and
+    its recorded test loss at most ``CLEAN_LOSS`` there; a full-data family's model at its horizon
+    as ``full-data``. The snapshots between are trajectories, not calibration data.
+
+    >>> row = {"family": "nb-mlp-113", "stage": "horizon", "epoch": "50000", "horizon": "50000", "grokked_at": "3400",
+    ...        "test-accuracy": "1.0", "test_loss": "4e-05", "path": "nb-mlp-113/seed0/epoch050000.pt"}
+    >>> [(r["stage"], r["grokked"], r["clean"], r["path"]) for r in horizon_rows([row])]
+    [('final', 1, 1, 'runs-horizon/nb-mlp-113/seed0/epoch050000.pt')]
+    >>> full = {**row, "family": "full-mlp", "stage": "full-data", "epoch": "5000", "horizon": "5000", "grokked_at": ""}
+    >>> [r["stage"] for r in horizon_rows([full, {**full, "epoch": "4000"}, {**row, "stage": "snapshot"}])]
+    ['full-data']
+    """
+    from calibration.measure_trajectories import FULL_DATA
+    from calibration.train_population import CLEAN_LOSS
+
+    out = []
+    for r in trajectories:
+        if r["family"] in FULL_DATA:
+            stage = "init" if r["stage"] == "init" else "full-data" if r["epoch"] == r["horizon"] else None
+        else:
+            stage = TRAJECTORY_STAGES.get(r["stage"])
+        if stage is None:
+            continue
+        final = stage == "final"
+        clean = (final and float(r["test-accuracy"]) == 1.0 and r.get("test_loss", "") != ""
+                 and float(r["test_loss"]) <= CLEAN_LOSS)
+        out.append({**r, "stage": stage, "grokked": int(final and r["grokked_at"] != ""), "clean": int(clean),
+                    "path": HORIZON_PREFIX + r["path"]})
+    return out
+
+
+def switch_to_horizon(population: Path, early: Path, trajectories: list[dict], columns: list[str]) -> tuple[int, int]:
+    """The rule's switch: the early-stopped runs' rows of ``population`` move to ``early`` (added
+    to what it holds), and ``population`` becomes the horizon population's rows. Returns how many
+    rows moved and how many the new file has."""
+    def read(path: Path) -> list[dict]:
+        if not path.is_file():
+            return []
+        with path.open(newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    moved = [r for r in read(population) if not r["path"].startswith(HORIZON_PREFIX)]
+    kept = {(r["path"], r["sha256"]): r for r in read(early)}
+    kept.update({(r["path"], r["sha256"]): r for r in moved})
+    rows = horizon_rows(trajectories)
+    for path, out in ((early, list(kept.values())), (population, rows)):
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(out)
+    return len(moved), len(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m calibration.measure_population",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs")
     parser.add_argument("--out", type=Path, default=ROOT / "population.csv")
     parser.add_argument("--remeasure", action="store_true", help="measure every model again (a metric changed)")
+    parser.add_argument("--horizon", action="store_true",
+                        help="the rule's switch, once the horizon population is trained (calibration/README.md): "
+                             "population.csv from calibration/trajectories.csv, the early-stopped runs' rows "
+                             "moved to population-early.csv")
     args = parser.parse_args(argv)
     claims = load_claims(DEFAULT_CLAIMS)
     columns = [*FIELDS, *dict.fromkeys([*(c.id for c in claims.claims), *EXTRA])]
+    if args.horizon:
+        from calibration.measure_trajectories import read_trajectories
+
+        moved, rows = switch_to_horizon(args.out, EARLY, read_trajectories(), columns)
+        print(f"{moved} early-stopped rows -> {EARLY}; {rows} horizon rows -> {args.out}")
+        return 0
     done = {}
     if args.out.exists() and not args.remeasure:
         with args.out.open() as fh:

@@ -54,8 +54,8 @@ SUMMARY_PATH = ROOT.parent / "interp" / SUMMARY
 DOCS = ROOT.parent / "docs" / "claims.md"
 FIGURE = ROOT.parent / "docs" / "claims-over-training.png"
 MARK = "trajectories"
-FIELDS = ("family", "seed", "half", "stage", "epoch", "since_grokking", "grokked_at", "horizon", "architecture",
-          "p", "task", "path", "sha256")
+FIELDS = ("family", "seed", "half", "stage", "epoch", "since_grokking", "grokked_at", "horizon", "test_loss",
+          "architecture", "p", "task", "path", "sha256")
 BINS = (0, 1000, 2000, 5000, 10_000, 20_000, 40_000)  # epochs since grokking: each bin to the next edge
 FULL_DATA = tuple(name for name, f in HORIZON_FAMILIES.items() if f.train_fraction == 1.0)
 DESCRIPTIONS = {  # how a failing claim's message names a family's models
@@ -126,14 +126,23 @@ def snapshot_files(directory: Path, record: dict) -> list[tuple[int, Path]]:
     return out
 
 
-def meta_of(record: dict, epoch: int, rel: str) -> dict:
-    """The columns of a snapshot's row that come from its run's record."""
+def meta_of(record: dict, epoch: int, rel: str, test_loss: float | None = None) -> dict:
+    """The columns of a snapshot's row that come from its run's record (and ``test_loss``, from the
+    json the run saved beside the snapshot: whether a model at its horizon is clean)."""
     since = since_grokking(record, epoch)
-    return {"family": record["family"], "seed": record["seed"],
+    return {"family": record["family"], "seed": record["seed"], "test_loss": "" if test_loss is None else test_loss,
             "half": "calibration" if record["seed"] % 2 == 0 else "held-out", "stage": stage_of(record, epoch),
             "epoch": epoch, "since_grokking": "" if since is None else since,
             "grokked_at": "" if record.get("grokked_at") is None or record["family"] in FULL_DATA
             else record["grokked_at"], "horizon": record.get("horizon", ""), "path": rel}
+
+
+def saved_test_loss(path: Path) -> float | None:
+    """The test loss the run recorded beside a snapshot (``<tag>.json``), or None."""
+    stats = path.with_name(path.name.removeprefix("model_")).with_suffix(".json")
+    if not stats.is_file():
+        return None
+    return json.loads(stats.read_text()).get("test_loss")
 
 
 # -- measuring ----------------------------------------------------------------------------------------
@@ -169,8 +178,8 @@ def measure_runs(runs: Path, rows: list[dict], claims, measure, log=print) -> tu
         for epoch, path in snapshot_files(directory, record):
             rel = str(path.relative_to(runs))
             sha = sha256_of(path)
-            meta = meta_of(record, epoch, rel)
-            if sha in by_sha and set(columns) <= set(by_sha[sha]):
+            meta = meta_of(record, epoch, rel, saved_test_loss(path))
+            if sha in by_sha and set(columns) <= set(by_sha[sha]) | set(meta):
                 by_sha[sha] = {**by_sha[sha], **{k: str(v) for k, v in meta.items()}}
                 continue
             for old in [s for s, r in by_sha.items() if r["path"] == rel]:
