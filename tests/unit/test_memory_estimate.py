@@ -52,3 +52,26 @@ def test_physical_memory_is_the_fallback_without_meminfo(monkeypatch):
 
     monkeypatch.setattr("builtins.open", no_meminfo)
     assert run_module.available_memory_bytes() > 0
+
+
+def test_freed_blocks_reused_nests_and_hands_back(monkeypatch):
+    """The outermost block sets glibc's thresholds and restores them; inner ones leave them."""
+    from interp import memory
+
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+        def malloc_trim(self, pad):
+            calls.append(("trim", pad))
+            return 1
+
+    monkeypatch.setattr(memory, "_glibc", FakeLibc)
+    with memory.freed_blocks_reused():
+        with memory.freed_blocks_reused():
+            assert calls == [(-3, 32 << 20), (-1, (1 << 31) - 1)]
+        assert len(calls) == 2
+    assert calls[2:] == [(-1, 128 << 10), (-3, 128 << 10), ("trim", 0)] and memory._DEPTH[0] == 0
