@@ -131,6 +131,7 @@ class Run(WeightViews, LogitViews, Spectra):
                 pre_all[rows] = pre
                 if logit_acc is None:  # the first block: derive the logits' terms where it bears the parts out
                     parts = parts if _logits_are(logits, hooks, parts, offset) else {}
+                    part_accs = {hook: acc for hook, acc in part_accs.items() if hook in parts}
                     logit_acc = TermAccumulator(p, p, self.device, sums=not parts)
                 pre_acc.add(a0, pre.reshape(-1, p, d_mlp))
                 post_acc.add(a0, post.reshape(-1, p, d_mlp))
@@ -215,12 +216,14 @@ class Run(WeightViews, LogitViews, Spectra):
         """Mean post-ReLU activation of each neuron over all pairs (on the compute device)."""
         return self._pass["post_mean"]
 
+
 def _logits_are(logits: Float[Tensor, "n p"], hooks: dict[str, Tensor], parts: dict[str, Tensor],
                 offset: Tensor | None) -> bool:
-    """Whether ``logits = sum hooks[h] @ parts[h] + offset`` on the block's first 256 pairs, to float32 rounding
-    (``1e-4`` of the logits' largest magnitude, float64 arithmetic): a model's ``logit_parts``
-    checked on the pass's first block before the pass relies on it."""
-    if not parts:
+    """Whether ``logits = sum hooks[h] @ parts[h] + offset`` on the block's first 256 pairs, to
+    float32 rounding (``1e-4`` of the logits' largest magnitude, in float64): a model's
+    ``logit_parts`` checked on the pass's first block before the pass relies on it (False where
+    a part names a hook the model does not give)."""
+    if not parts or any(hook not in hooks for hook in parts):
         return False
     few = slice(0, 256)  # enough pairs to catch a wrong map; all of them would cost a float64 product
     with torch.no_grad():
