@@ -64,6 +64,10 @@ class Adapted:
     before and after the activation, and the ``p`` answer logits.
     readout: ``[d_mlp, p]``; embedding: ``[p, d]`` or None; act: the activation's name.
     architecture: the ``gated_on`` name the claims gate it as (see above).
+    logit_parts: optional ``({hook: W}, offset)`` where ``logits = sum hooks[hook] @ W + offset``
+    for every pair (e.g. ``({"hook_post": net.head.weight.T}, net.head.bias)``): the one pass then
+    derives the logits' Fourier terms from those hooks', a saving at large p; it checks the identity
+    on its first block and projects the logits themselves where it does not hold.
     """
 
     p: int
@@ -75,6 +79,7 @@ class Adapted:
     architecture: str = "adapted"
     by_construction: dict[str, ByConstruction] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    logit_parts: tuple[dict[str, Tensor], Tensor] | None = None
 
     @property
     def d_mlp(self) -> int:

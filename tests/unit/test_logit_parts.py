@@ -117,3 +117,16 @@ def test_a_wrong_map_is_caught_and_the_logits_projected():
     parts, _ = _OffByOnePercent(model).logit_parts
     assert not torch.allclose(wrong.post_terms.products @ parts["hook_post"].double(), direct.logit_terms.products,
                               atol=1e-3 * direct.logit_terms.products.abs().max())
+
+
+def test_an_adapted_model_may_declare_its_parts():
+    """A lab's model (:class:`interp.adapter.Adapted`) gives ``logit_parts`` as a field; the pass
+    uses it as it uses the built-in architectures' (the same terms as projecting its logits)."""
+    from interp.adapter import Adapted
+
+    base = _models(13)["mlp-biased"]
+    common = dict(p=13, inputs=base.inputs, hooks=base.hooks, readout=base.W_U)
+    declared = Adapted(**common, logit_parts=base.logit_parts)
+    reference = Run(Checkpoint(Path("x.pt"), "0" * 64, _Opaque(base.to("cpu", torch.float64))))
+    derived, direct = _error(declared, reference), _error(Adapted(**common), reference)
+    assert all(ours <= 2 * theirs + 1e-9 for ours, theirs in zip(derived, direct, strict=True)), (derived, direct)
