@@ -119,14 +119,22 @@ def test_a_wrong_map_is_caught_and_the_logits_projected():
                               atol=1e-3 * direct.logit_terms.products.abs().max())
 
 
-def test_an_adapted_model_may_declare_its_parts():
+def test_an_adapted_model_may_declare_its_parts(monkeypatch):
     """A lab's model (:class:`interp.adapter.Adapted`) gives ``logit_parts`` as a field; the pass
     uses it as it uses the built-in architectures' (the same terms as projecting its logits)."""
     from interp.adapter import Adapted
+    from interp.terms import TermAccumulator
+
+    used = []
+    through = TermAccumulator.through
+    monkeypatch.setattr(TermAccumulator, "through", lambda self, *a: used.append(1) or through(self, *a))
 
     base = _models(13)["mlp-biased"]
     common = dict(p=13, inputs=base.inputs, hooks=base.hooks, readout=base.W_U)
     declared = Adapted(**common, logit_parts=base.logit_parts)
     reference = Run(Checkpoint(Path("x.pt"), "0" * 64, _Opaque(base.to("cpu", torch.float64))))
-    derived, direct = _error(declared, reference), _error(Adapted(**common), reference)
+    derived = _error(declared, reference)
+    assert used == [1]  # the pass derived the declared model's logit terms
+    direct = _error(Adapted(**common), reference)
+    assert used == [1]  # and projected the undeclared one's
     assert all(ours <= 2 * theirs + 1e-9 for ours, theirs in zip(derived, direct, strict=True)), (derived, direct)
