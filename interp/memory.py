@@ -35,8 +35,10 @@ def freed_blocks_reused() -> Iterator[None]:
     zeroes it: at p = 1009 that was 3.6 million page faults and 19 s of system time in a 33 s
     pass; kept, 0.9 million and 10 s, and the pass takes 23 s (docs/performance.md).
     ``M_MMAP_THRESHOLD`` is raised to its largest value, 32 MiB, so blocks below it come from
-    the heap, and ``M_TRIM_THRESHOLD`` to 2 GiB while inside; both go back to glibc's starting
-    128 KiB after, and the kept memory is handed back.
+    the heap, and ``M_TRIM_THRESHOLD`` to 2 GiB while inside. After, the kept memory is handed
+    back and the trim threshold is 64 MiB, with the mmap threshold left at 32 MiB: where glibc's
+    own adjustment ends once a block of 32 MiB was freed (setting either stops that adjustment, and
+    its starting 128 KiB would send every later tensor over 128 KiB to ``mmap``).
     """
     libc = _glibc()
     if libc is None:
@@ -50,9 +52,8 @@ def freed_blocks_reused() -> Iterator[None]:
         yield
     finally:
         _DEPTH[0] -= 1
-        if not _DEPTH[0]:  # glibc's starting values (it adjusts them itself only until they are set)
-            libc.mallopt(_M_TRIM_THRESHOLD, 128 << 10)
-            libc.mallopt(_M_MMAP_THRESHOLD, 128 << 10)
+        if not _DEPTH[0]:  # where glibc's own adjustment ends up once a 32 MiB block was freed
+            libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
             libc.malloc_trim(0)
 
 

@@ -74,4 +74,4 @@ def test_freed_blocks_reused_nests_and_hands_back(monkeypatch):
         with memory.freed_blocks_reused():
             assert calls == [(-3, 32 << 20), (-1, (1 << 31) - 1)]
         assert len(calls) == 2
-    assert calls[2:] == [(-1, 128 << 10), (-3, 128 << 10), ("trim", 0)] and memory._DEPTH[0] == 0
+    assert calls[2:] == [(-1, 64 << 20), ("trim", 0)] and memory._DEPTH[0] == 0
