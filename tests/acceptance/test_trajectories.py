@@ -99,3 +99,23 @@ def test_the_figure_is_drawn_from_a_summary(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     assert render_trajectories({"bins": list(BINS), "families": {}}, tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
+
+
+def test_the_default_gate_fails_every_spread_full_data_model_beyond_accuracy():
+    """Issue 20, item 3: a full-data model (every pair trained on, no weight decay) whose spectrum
+    is spread (at least 40% of its frequencies key: it fails ``key-freqs-few``) answers every pair
+    and must still fail the default gate on a claim other than test accuracy. Read from the
+    committed rows at each full-data run's horizon, under claims.yaml's gates and thresholds. A
+    full-data model with a sparse spectrum (``full-tl`` seed 3: 2 of 29 frequencies key) may pass:
+    a few frequencies is what the claims describe."""
+    from calibration.calibrate import required_claims
+    from calibration.measure_trajectories import holds
+    from interp.claims.claim import gates
+
+    spread = [r for r in ROWS if r["family"] in FULL_DATA and r["epoch"] == r["horizon"]
+              and float(r["key-freqs-few"]) >= 0.4]
+    assert len(spread) >= 4, "the committed file should hold the spread full-data models measured so far"
+    for r in spread:
+        failing = [c.id for c in CLAIMS.claims if c.id != "test-accuracy" and gates(c, r["architecture"])
+                   and holds(r, c, required_claims(c, CLAIMS)) is False]
+        assert float(r["test-accuracy"]) == 1.0 and failing, f"{r['family']} seed {r['seed']} passes the default gate"
