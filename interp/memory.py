@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,10 +36,12 @@ def freed_blocks_reused() -> Iterator[None]:
     zeroes it: at p = 1009 that was 3.6 million page faults and 19 s of system time in a 33 s
     pass; kept, 0.9 million and 10 s, and the pass takes 23 s (docs/performance.md).
     ``M_MMAP_THRESHOLD`` is raised to its largest value, 32 MiB, so blocks below it come from
-    the heap, and ``M_TRIM_THRESHOLD`` to 2 GiB while inside. After, the kept memory is handed
-    back and the trim threshold is 64 MiB, with the mmap threshold left at 32 MiB: where glibc's
-    own adjustment ends once a block of 32 MiB was freed (setting either stops that adjustment, and
-    its starting 128 KiB would send every later tensor over 128 KiB to ``mmap``).
+    the heap, and ``M_TRIM_THRESHOLD`` to 2 GiB while inside. After, the trim threshold is 64 MiB
+    (glibc hands back the top of the heap beyond it at the next ``free``), with the mmap threshold
+    left at 32 MiB: where glibc's own adjustment ends once a block of 32 MiB was freed (setting
+    either stops that adjustment, and its starting 128 KiB would send every later tensor over 128
+    KiB to ``mmap``). No ``malloc_trim``: handing back every free page made the next run fault
+    them in again (a p = 113 transformer's claims: 1.5 s against 1.0 s per checkpoint in a sweep).
     """
     libc = _glibc()
     if libc is None:
@@ -54,13 +57,13 @@ def freed_blocks_reused() -> Iterator[None]:
         _DEPTH[0] -= 1
         if not _DEPTH[0]:  # where glibc's own adjustment ends up once a 32 MiB block was freed
             libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
-            libc.malloc_trim(0)
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
 _DEPTH = [0]  # nested blocks: the outermost sets and restores
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
     """The process's glibc, or None (another C library, or none found)."""
     try:

@@ -109,8 +109,12 @@ class Run(WeightViews, LogitViews, Spectra):
         pre_all = None
         pre_acc = TermAccumulator(p, d_mlp, self.device, products=False)
         post_acc = TermAccumulator(p, d_mlp, self.device)
-        # logits linear in some hooks (interp.model.Model): their terms come from those hooks'
+        # logits linear in some hooks (interp.model.Model): their terms come from those hooks', where
+        # the hooks besides hook_post (projected anyway) are narrower than the logits (a transformer's
+        # residual stream, d_model wide, at p > d_model)
         parts, offset = getattr(self._m, "logit_parts", None) or ({}, None)
+        if sum(w.shape[0] for hook, w in parts.items() if hook != "hook_post") >= p:
+            parts = {}
         part_accs = {hook: post_acc if hook == "hook_post" else TermAccumulator(p, w.shape[0], self.device)
                      for hook, w in parts.items()}
         logit_acc = None
