@@ -27,14 +27,14 @@ def block_rows(p: int, d_mlp: int) -> int:
 @contextmanager
 def freed_blocks_reused() -> Iterator[None]:
     """Within the block, glibc's ``malloc`` keeps freed memory for the next block instead of
-    handing it back to the system; on leaving, it is handed back (``malloc_trim``). A no-op where
-    the C library is not glibc.
+    handing it back to the system; on leaving, it trims the top of its heap beyond 64 MiB again. A
+    no-op where the C library is not glibc.
 
     Why: a streamed computation allocates and frees the same few tensors of tens of MB per block
     (a block of logits at p = 1009: 65 MB). By default glibc serves those with ``mmap`` or trims
     them off the heap when freed, so the next block faults every page in again and the kernel
     zeroes it: at p = 1009 that was 3.6 million page faults and 19 s of system time in a 33 s
-    pass; kept, 0.9 million and 10 s, and the pass takes 23 s (docs/performance.md).
+    pass; kept, 0.9 million and 10 s, and the pass takes 20.5 s (docs/performance.md).
     ``M_MMAP_THRESHOLD`` is raised to its largest value, 32 MiB, so blocks below it come from
     the heap, and ``M_TRIM_THRESHOLD`` to 2 GiB while inside. After, the trim threshold is 64 MiB
     (glibc hands back the top of the heap beyond it at the next ``free``), with the mmap threshold
