@@ -138,11 +138,20 @@ def meta_of(record: dict, epoch: int, rel: str, test_loss: float | None = None) 
 
 
 def saved_test_loss(path: Path) -> float | None:
-    """The test loss the run recorded beside a snapshot (``<tag>.json``), or None."""
-    stats = path.with_name(path.name.removeprefix("model_")).with_suffix(".json")
-    if not stats.is_file():
-        return None
-    return json.loads(stats.read_text()).get("test_loss")
+    """The test loss the run recorded beside a snapshot (``<tag>.json``; Zhong et al.'s layout,
+    ``config_<tag>.json`` beside ``model_<tag>.pt``), or None.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "config_epoch020000.json").write_text('{"test_loss": 3e-05}')
+    >>> saved_test_loss(folder / "model_epoch020000.pt"), saved_test_loss(folder / "epoch001000.pt")
+    (3e-05, None)
+    """
+    tag = path.stem.removeprefix("model_")
+    for stats in (path.with_name(f"{tag}.json"), path.with_name(f"config_{tag}.json")):
+        if stats.is_file():
+            return json.loads(stats.read_text()).get("test_loss")
+    return None
 
 
 # -- measuring ----------------------------------------------------------------------------------------
