@@ -2,10 +2,12 @@
 
 Reads each run of ``calibration/runs-horizon/<family>/seed<k>/`` (written by
 ``python -m calibration.train_population --horizon``), finished or not, and appends to
-``calibration/trajectories.csv`` one row per snapshot it has not measured yet (keyed by the
-file's sha256): its family, seed, half (even seeds calibrate, odd seeds are held out), stage,
-epoch, epochs since grokking, and per claim of the default claims file its worst case, measured
-as :mod:`calibration.measure_population` measures a model (the suite's own readers, as a user's
+``calibration/trajectories.csv`` one row per snapshot it has not measured yet (keyed by its
+path under the runs' folder, with the file's sha256: two runs' snapshots can hold the same bytes,
+as the epoch-0 models of ``tl-add``, ``tl-sub`` and ``full-tl`` with one seed do): its family,
+seed, half (even seeds calibrate, odd seeds are held out), stage, epoch, epochs since grokking,
+and per claim of the default claims file its worst case, measured as
+:mod:`calibration.measure_population` measures a model (the suite's own readers, as a user's
 file is read). A run's record is its ``run.json`` once it reached its horizon, else the record
 its ``resume.pt`` holds (the snapshots saved so far, ``grokked_at``, ``memorised_at``); only the
 snapshots that record lists are read, so a file being written is never measured.
@@ -178,7 +180,7 @@ def measure_runs(runs: Path, rows: list[dict], claims, measure, log=print) -> tu
     the rows of the snapshots on disk given their record's stage; returns them in order, and how
     many were measured. ``measure(path, claims)`` gives a row's measured columns."""
     columns = columns_of(claims)
-    by_sha = {r["sha256"]: r for r in rows}
+    by_path = {r["path"]: r for r in rows}
     measured = 0
     for directory in sorted(p for p in runs.glob("*/seed*") if p.is_dir()):
         record = record_of(directory)
@@ -188,15 +190,15 @@ def measure_runs(runs: Path, rows: list[dict], claims, measure, log=print) -> tu
             rel = str(path.relative_to(runs))
             sha = sha256_of(path)
             meta = meta_of(record, epoch, rel, saved_test_loss(path))
-            if sha in by_sha and set(columns) <= set(by_sha[sha]) | set(meta):
-                by_sha[sha] = {**by_sha[sha], **{k: str(v) for k, v in meta.items()}}
+            known = by_path.get(rel)
+            if known is not None and known["sha256"] == sha and set(columns) <= set(known) | set(meta):
+                by_path[rel] = {**known, **{k: str(v) for k, v in meta.items()}}
                 continue
-            for old in [s for s, r in by_sha.items() if r["path"] == rel]:
-                del by_sha[old]  # the same snapshot re-made with other bytes: the new one stands
-            by_sha[sha] = {k: str(v) for k, v in {**measure(path, claims), **meta, "sha256": sha}.items()}
+            # new, or the same snapshot re-made with other bytes (the new one stands), or missing a column
+            by_path[rel] = {k: str(v) for k, v in {**measure(path, claims), **meta, "sha256": sha}.items()}
             measured += 1
-            log(f"{rel}: {meta['stage']}, test accuracy {by_sha[sha].get('test-accuracy')}")
-    return sorted(by_sha.values(), key=_order), measured
+            log(f"{rel}: {meta['stage']}, test accuracy {by_path[rel].get('test-accuracy')}")
+    return sorted(by_path.values(), key=_order), measured
 
 
 def write_rows(rows: list[dict], claims, path: Path = OUT) -> None:

@@ -78,6 +78,22 @@ def test_unfinished_runs_are_measured_once_and_rows_stay(tmp_path):
     assert measured == 0 and calls == [] and again == rows
 
 
+def test_runs_whose_snapshots_hold_the_same_bytes_each_keep_their_rows(tmp_path):
+    """Runs of two families with one seed start from the same weights (``tl-add``, ``tl-sub`` and
+    ``full-tl`` seed 0 share their epoch-0 file): each run keeps its own row of it."""
+    runs = tmp_path / "runs"
+    for family in ("tl-add", "tl-sub"):
+        lay_run(runs / family / "seed0", {"family": family, "seed": 0, "horizon": 25_000, "memorised_at": None,
+                                          "grokked_at": None, "snapshots": [0, 1000]}, finished=False)
+    assert (runs / "tl-add/seed0/epoch000000.pt").read_bytes() == (runs / "tl-sub/seed0/epoch000000.pt").read_bytes()
+    calls = []
+    rows, measured = measure_runs(runs, [], CLAIMS, fake_measure(calls), log=lambda _: None)
+    assert measured == 4 and sorted((r["family"], r["epoch"]) for r in rows) == [
+        ("tl-add", "0"), ("tl-add", "1000"), ("tl-sub", "0"), ("tl-sub", "1000")]
+    again, measured = measure_runs(runs, rows, CLAIMS, fake_measure(calls), log=lambda _: None)
+    assert measured == 0 and again == rows
+
+
 def test_a_run_is_measured_by_the_suite_s_readers_as_it_trains(tmp_path, monkeypatch):
     tiny = Family("nb-mlp-113", "interp", arch="mlp", p=11, train_fraction=0.5, horizon=200, snapshot_every=100)
     saved = population.write_atomic
