@@ -1,7 +1,8 @@
 """Measuring the horizon runs' snapshots (``calibration/measure_trajectories.py``): a run still
-training is read from its ``resume.pt`` record; a snapshot already measured (same sha256) is not
-measured again; rows of runs no longer on disk stay; each snapshot is read by the suite's own
-readers (a tiny run trained here)."""
+training is read from its ``resume.pt`` record; a snapshot already measured (same path and
+sha256) is not measured again; rows of runs no longer on disk stay; two runs' files with the same
+bytes keep a row each; each snapshot is read by the suite's own readers (tiny runs trained here,
+of this project's MLP and of Zhong et al.'s transformer)."""
 
 from __future__ import annotations
 
@@ -124,3 +125,25 @@ def test_a_run_is_measured_by_the_suite_s_readers_as_it_trains(tmp_path, monkeyp
     rows, measured = measure_runs(tmp_path, rows, CLAIMS, counted, log=lambda _: None)
     assert calls and "epoch000000.pt" not in calls and rows[-1]["epoch"] == "200"
     assert rows[-1]["stage"] == "horizon" and rows[-1]["sha256"] and rows[-1]["distance-irrelevance"] != ""
+
+
+def test_a_zhong_run_is_measured_as_their_files_are_read(tmp_path):
+    """A tiny Zhong et al. run (``zhong-c0``'s recipe at p = 11) trained to its horizon: its
+    snapshots are their layout (``model_<tag>.pt`` beside ``config_<tag>.json``), each row has the
+    test loss the run recorded, and the suite reads the file as theirs: their split is unseeded, so
+    it measures on every pair (test accuracy = 0.8 train accuracy + 0.2 the run's test accuracy)."""
+    tiny = Family("zhong-c0", "zhong", attn_coeff=0.0, train_fraction=0.8, weight_decay=2.0, p=11, horizon=100,
+                  snapshot_every=50)
+    record = train_to_horizon(tiny, 1, tmp_path, lambda _: None)
+    rows, measured = measure_runs(tmp_path, [], CLAIMS, measure, log=lambda _: None)
+    assert measured == 3
+    assert [r["path"] for r in rows] == [f"zhong-c0/seed1/model_epoch{e:06d}.pt" for e in (0, 50, 100)]
+    assert [r["stage"] for r in rows] == ["init", "snapshot", "horizon"]
+    assert {(r["architecture"], r["task"], r["p"]) for r in rows} == {("transformer", "add", "11")}
+    recorded = {e["epoch"]: e for e in record["evaluations"]}
+    n_train = int(0.8 * 11 * 11)  # 96 of the 121 pairs
+    for row in rows[1:]:
+        run = recorded[int(row["epoch"])]
+        assert float(row["test_loss"]) == pytest.approx(run["test_loss"], rel=1e-5)
+        every_pair = (n_train * run["train_accuracy"] + (121 - n_train) * run["test_accuracy"]) / 121
+        assert float(row["test-accuracy"]) == pytest.approx(every_pair, abs=1e-6)
