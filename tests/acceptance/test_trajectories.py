@@ -58,6 +58,7 @@ def test_the_file_s_rows_are_consistent():
     columns = columns_of(CLAIMS)
     assert list(ROWS[0]) == columns, "the file's columns are not the claims file's: re-measure"
     assert len({r["path"] for r in ROWS}) == len(ROWS)
+    assert len({(r["family"], r["seed"], r["epoch"]) for r in ROWS}) == len(ROWS)
     for r in ROWS:
         seed, epoch = int(r["seed"]), int(r["epoch"])
         assert r["half"] == ("calibration" if seed % 2 == 0 else "held-out")
