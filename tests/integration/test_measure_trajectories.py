@@ -131,7 +131,8 @@ def test_a_zhong_run_is_measured_as_their_files_are_read(tmp_path):
     """A tiny Zhong et al. run (``zhong-c0``'s recipe at p = 11) trained to its horizon: its
     snapshots are their layout (``model_<tag>.pt`` beside ``config_<tag>.json``), each row has the
     test loss the run recorded, and the suite reads the file as theirs: their split is unseeded, so
-    it measures on every pair (test accuracy = 0.8 train accuracy + 0.2 the run's test accuracy)."""
+    it measures on every pair (its test accuracy is the run's train and test accuracies weighted by
+    the pairs in each)."""
     tiny = Family("zhong-c0", "zhong", attn_coeff=0.0, train_fraction=0.8, weight_decay=2.0, p=11, horizon=100,
                   snapshot_every=50)
     record = train_to_horizon(tiny, 1, tmp_path, lambda _: None)
