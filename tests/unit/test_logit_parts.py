@@ -18,6 +18,17 @@ from interp.model import forward
 from interp.run import Run
 
 
+@pytest.fixture
+def used(monkeypatch) -> list[int]:
+    """A 1 for each time the pass derives logit terms from the hooks (``TermAccumulator.through``)."""
+    from interp.terms import TermAccumulator
+
+    calls: list[int] = []
+    through = TermAccumulator.through
+    monkeypatch.setattr(TermAccumulator, "through", lambda self, *a: calls.append(1) or through(self, *a))
+    return calls
+
+
 def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
@@ -78,16 +89,11 @@ def _error(model, reference: Run) -> list[float]:
 @pytest.mark.parametrize("p", [12, 13])  # even (the Nyquist row) and odd
 @pytest.mark.parametrize("name", ["mlp-biased", "mlp-deeper", "transformer", "transformer-c0"])
 @pytest.mark.parametrize("task", ["add", "sub"])
-def test_the_pass_is_as_exact_as_the_direct_projection(p, name, task, monkeypatch):
+def test_the_pass_is_as_exact_as_the_direct_projection(p, name, task, used):
     """Against the direct projection of float64 logits, the derived terms and sums (float32
     model) are as close as the direct projection of its float32 logits: within twice its error,
     which is float32 rounding (up to 4e-4 of the largest product for a random transformer, whose
     products are small beside its logits and its biases)."""
-    from interp.terms import TermAccumulator
-
-    used = []
-    through = TermAccumulator.through
-    monkeypatch.setattr(TermAccumulator, "through", lambda self, *a: used.append(1) or through(self, *a))
     model = _models(p)[name]
     reference = Run(Checkpoint(Path("x.pt"), "0" * 64, _Opaque(model.to("cpu", torch.float64))), task=task)
     derived, direct = _error(model, reference), _error(_Opaque(model), reference)
@@ -125,15 +131,10 @@ def test_a_wrong_map_is_caught_and_the_logits_projected():
                               atol=1e-3 * direct.logit_terms.products.abs().max())
 
 
-def test_an_adapted_model_may_declare_its_parts(monkeypatch):
+def test_an_adapted_model_may_declare_its_parts(used):
     """A lab's model (:class:`interp.adapter.Adapted`) gives ``logit_parts`` as a field; the pass
     uses it as it uses the built-in architectures' (the same terms as projecting its logits)."""
     from interp.adapter import Adapted
-    from interp.terms import TermAccumulator
-
-    used = []
-    through = TermAccumulator.through
-    monkeypatch.setattr(TermAccumulator, "through", lambda self, *a: used.append(1) or through(self, *a))
 
     base = _models(13)["mlp-biased"]
     common = dict(p=13, inputs=base.inputs, hooks=base.hooks, readout=base.W_U)
@@ -146,15 +147,10 @@ def test_an_adapted_model_may_declare_its_parts(monkeypatch):
     assert all(ours <= 2 * theirs + 1e-9 for ours, theirs in zip(derived, direct, strict=True)), (derived, direct)
 
 
-def test_a_residual_stream_as_wide_as_the_logits_is_not_projected_twice(monkeypatch):
+def test_a_residual_stream_as_wide_as_the_logits_is_not_projected_twice(used):
     """A transformer whose residual stream is at least as wide as the logits (d_model >= p, as a
     p = 113 model with d_model 128): projecting ``hook_resid_mid`` would cost more than the logits
     themselves, so the pass projects the logits."""
-    from interp.terms import TermAccumulator
-
-    used = []
-    through = TermAccumulator.through
-    monkeypatch.setattr(TermAccumulator, "through", lambda self, *a: used.append(1) or through(self, *a))
     wide = Transformer.random(7, d_model=8, n_heads=2, d_head=4, d_mlp=24, seed=0)
     assert Run(Checkpoint(Path("x.pt"), "0" * 64, wide)).logit_terms.products is not None
     assert used == []
