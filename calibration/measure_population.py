@@ -127,20 +127,28 @@ def horizon_rows(trajectories: list[dict]) -> list[dict]:
     return out
 
 
-def switch_to_horizon(population: Path, early: Path, trajectories: list[dict], columns: list[str]) -> tuple[int, int]:
+def switch_to_horizon(population: Path, early: Path, trajectories: list[dict], columns: list[str],
+                      architectures: tuple[str, ...] | None = None) -> tuple[int, int]:
     """The rule's switch: the early-stopped runs' rows of ``population`` move to ``early`` (added
-    to what it holds), and ``population`` becomes the horizon population's rows. Returns how many
-    rows moved and how many the new file has."""
+    to what it holds), and ``population`` becomes the horizon population's rows. With
+    ``architectures``, only those architectures' rows switch (their early rows move, their horizon
+    rows come in); the others' rows stay as they are (calibration/README.md, "One architecture at
+    a time"). Returns how many rows moved and how many the new file has."""
     def read(path: Path) -> list[dict]:
         if not path.is_file():
             return []
         with path.open(newline="") as fh:
             return list(csv.DictReader(fh))
 
-    moved = [r for r in read(population) if not r["path"].startswith(HORIZON_PREFIX)]
+    def switching(row: dict) -> bool:
+        return architectures is None or row["architecture"] in architectures
+
+    current = read(population)
+    moved = [r for r in current if not r["path"].startswith(HORIZON_PREFIX) and switching(r)]
     kept = {(r["path"], r["sha256"]): r for r in read(early)}
     kept.update({(r["path"], r["sha256"]): r for r in moved})
-    rows = horizon_rows(trajectories)
+    staying = [r for r in current if not switching(r)]
+    rows = staying + [r for r in horizon_rows(trajectories) if switching(r)]
     for path, out in ((early, list(kept.values())), (population, rows)):
         with path.open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
@@ -159,13 +167,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="the rule's switch, once the horizon population is trained (calibration/README.md): "
                              "population.csv from calibration/trajectories.csv, the early-stopped runs' rows "
                              "moved to population-early.csv")
+    parser.add_argument("--architecture", action="append", choices=("mlp", "transformer"),
+                        help="with --horizon: switch only this architecture's rows (repeatable; default: all)")
     args = parser.parse_args(argv)
     claims = load_claims(DEFAULT_CLAIMS)
     columns = [*FIELDS, *dict.fromkeys([*(c.id for c in claims.claims), *EXTRA])]
     if args.horizon:
         from calibration.measure_trajectories import read_trajectories
 
-        moved, rows = switch_to_horizon(args.out, EARLY, read_trajectories(), columns)
+        archs = tuple(args.architecture) if args.architecture else None
+        moved, rows = switch_to_horizon(args.out, EARLY, read_trajectories(), columns, archs)
         print(f"{moved} early-stopped rows -> {EARLY}; {rows} horizon rows -> {args.out}")
         return 0
     done = {}

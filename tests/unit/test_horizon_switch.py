@@ -6,7 +6,7 @@ with the stages the rule reads (``final`` at the horizon, ``grokking``, ``full-d
 import csv
 
 from calibration.calibrate import is_positive, negative_rows
-from calibration.measure_population import FIELDS, horizon_rows, switch_to_horizon
+from calibration.measure_population import FIELDS, HORIZON_PREFIX, horizon_rows, switch_to_horizon
 
 COLUMNS = [*FIELDS, "test-accuracy"]
 
@@ -61,3 +61,34 @@ def test_the_switch_moves_the_early_rows_and_keeps_them(tmp_path):
     assert switch_to_horizon(population, early, TRAJECTORIES, COLUMNS) == (0, 6)  # again: nothing more moves
     with early.open() as fh:
         assert len(list(csv.DictReader(fh))) == 1
+
+
+def test_one_architecture_at_a_time(tmp_path):
+    """``--architecture mlp``: the MLPs' early rows move and their horizon rows come in; the
+    transformers' early rows stay, and a later switch of the transformers keeps the MLPs' rows."""
+    population, early = tmp_path / "population.csv", tmp_path / "population-early.csv"
+    common = {"stage": "final", "grokked": "1", "clean": "1", "p": "59", "task": "add", "test-accuracy": "1.0"}
+    old = [{**common, "family": "mlp-add", "seed": "0", "half": "calibration", "epoch": "3600", "architecture": "mlp",
+            "path": "mlp-add/seed0/final.pt", "sha256": "a" * 64},
+           {**common, "family": "tl-add", "seed": "0", "half": "calibration", "epoch": "2000",
+            "architecture": "transformer", "path": "tl-add/seed0/final.pt", "sha256": "b" * 64}]
+    with population.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(old)
+    transformer = _snapshot("tl-add", 0, "horizon", 25000, 25000, 1800)
+    trajectories = [*TRAJECTORIES, {**transformer, "architecture": "transformer"}]
+
+    def paths(path):
+        with path.open() as fh:
+            return [r["path"] for r in csv.DictReader(fh)]
+
+    assert switch_to_horizon(population, early, trajectories, COLUMNS, ("mlp",)) == (1, 7)
+    assert paths(early) == ["mlp-add/seed0/final.pt"]
+    now = paths(population)
+    assert now[0] == "tl-add/seed0/final.pt"  # the transformers' early row stays
+    assert all(p.startswith("runs-horizon/nb-mlp-113/") or p.startswith("runs-horizon/full-mlp/") for p in now[1:])
+    assert switch_to_horizon(population, early, trajectories, COLUMNS, ("transformer",)) == (1, 7)
+    assert paths(early) == ["mlp-add/seed0/final.pt", "tl-add/seed0/final.pt"]
+    now = paths(population)
+    assert all(p.startswith(HORIZON_PREFIX) for p in now) and now[-1] == "runs-horizon/tl-add/seed0/epoch025000.pt"
