@@ -70,7 +70,8 @@ def claims_table(claims, rows: list[dict], placements: dict) -> str:
                 continue
             nearest = "–" if on.nearest_negative is None else \
                 f"{format_number(on.nearest_negative[0])} ({on.nearest_negative[1]})"
-            negatives = ", ".join(f"{kind} {k} of {n}" for kind, (k, n) in on.true_fail.items()) or "–"
+            negatives = ", ".join(f"{kind} {k} of {n} ({100 * k / n:.0f}%)"
+                                  for kind, (k, n) in on.true_fail.items() if n) or "–"
             lines.append(
                 head + f"{'**yes**' if on.gated else 'NOT-GATED'} | {on.calibration_holding} of {on.calibration} | "
                 f"{'–' if on.bound is None else format_number(on.bound)} | {nearest} | "
