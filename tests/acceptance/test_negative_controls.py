@@ -35,8 +35,9 @@ def test_no_claim_passes_on_a_model_that_does_not_solve_the_task(pytester, contr
 
 def test_a_not_applicable_claim_alone_fails_the_gate(pytester):
     """``-k distance`` on random weights: distance irrelevance is 0.99 there (the correct logit
-    ignores a - b because it ignores everything), and the claim is N/A, so the run fails."""
-    result = pytester.runpytest_inprocess(f"--checkpoint={CONTROLS['mlp-0'][0]}", "-k", "distance",
+    ignores a - b because it ignores everything), and the claim is N/A, so the run fails
+    (``--gate=all``, so that the claim gates whatever the population decides for it)."""
+    result = pytester.runpytest_inprocess(f"--checkpoint={CONTROLS['mlp-0'][0]}", "-k", "distance", "--gate=all",
                                           "-p", "no:cacheprovider")
     assert result.ret == 1
     result.assert_outcomes(failed=1)

@@ -80,17 +80,30 @@ def test_the_claims_file_is_what_the_rule_writes():
     assert calibration_run(CLAIMS, ROWS, None, text)[0] == text, "run: python -m calibration.calibrate --write"
 
 
+EARLY_CLEAN_SEEDS = {"mlp": {"mlp-add": 10, "mlp-add-113": 3},
+                     "transformer": {"tl-add": 10, "tl-sub": 10, "zhong-c0": 10, "zhong-c1": 10}}
+HORIZON_SEEDS = {"mlp": {"nb-mlp-113": 10, "mlp-add": 6},
+                 "transformer": {"tl-add": 6, "tl-sub": 6, "zhong-c0": 6, "zhong-c1": 6}}  # issue 20
+FULL_DATA_SEEDS = 5  # full-data models per architecture, issue 20
+
+
 def test_the_population_is_the_issue_s():
-    """Every family with 10 clean grokked seeds (5 held out) but the p = 113 check, which has at
-    least 3; both halves of every family present."""
-    clean = {}
-    for row in ROWS:
-        if row["stage"] == "final" and row["clean"] == "1":
-            clean.setdefault(row["family"], []).append(int(row["seed"]))
-    assert set(clean) >= {"mlp-add", "tl-add", "tl-sub", "zhong-c0", "zhong-c1"}
-    for family, seeds in clean.items():
-        assert len(seeds) >= (3 if family == "mlp-add-113" else 10), f"{family}: {len(seeds)} clean seeds"
-        assert {s % 2 for s in seeds} == {0, 1}, f"{family}: one half only"
+    """Per architecture, either the early-stopped population (10 clean grokked seeds a family, the
+    p = 113 check at least 3) or, once that architecture has switched (calibration/README.md, "One
+    architecture at a time"), the horizon population: every family's runs at their horizon (issue
+    20's seeds) and 5 full-data models. Both halves of every family present."""
+    for architecture, horizon_families in HORIZON_SEEDS.items():
+        rows = [r for r in ROWS if r["architecture"] == architecture]
+        switched = {r["path"].startswith("runs-horizon/") for r in rows}
+        assert len(switched) == 1, f"{architecture}: early and horizon rows mixed"
+        finals = [r for r in rows if r["stage"] == "final" and (r["clean"] == "1" or switched == {True})]
+        wanted = horizon_families if switched == {True} else EARLY_CLEAN_SEEDS[architecture]
+        for family, n in wanted.items():
+            seeds = {int(r["seed"]) for r in finals if r["family"] == family}
+            assert len(seeds) >= n, f"{family}: {len(seeds)} seeds"
+            assert {s % 2 for s in seeds} == {0, 1}, f"{family}: one half only"
+        if switched == {True}:
+            assert sum(r["stage"] == "full-data" for r in rows) >= FULL_DATA_SEEDS, architecture
 
 
 def test_clock_and_pizza_cut_points_are_where_the_rule_puts_them():
