@@ -1,7 +1,7 @@
 """A failing claim's message says when that claim holds in the population (issue 20, item 5),
 from the summary shipped beside claims.yaml (:mod:`interp.trajectories`): here a hand-made one,
 on the planted clock without its clock (``planted-none``, an MLP), which fails
-``distance-irrelevance``. A summary with no data for that claim and architecture adds nothing."""
+``logits-key-quadratic-share``. A summary with no data for that claim and architecture adds nothing."""
 
 from __future__ import annotations
 
@@ -16,18 +16,21 @@ CLAIMS = load_claims(DEFAULT_CLAIMS)
 BINS = [0, 1000, 2000, 5000, 10_000, 20_000, 40_000]
 
 
-def summary(architecture: str = "mlp", claim_id: str = "distance-irrelevance", op: str = ">",
+CLAIM = "logits-key-quadratic-share"  # gated on the MLP; planted-none fails it (0.81)
+
+
+def summary(architecture: str = "mlp", claim_id: str = CLAIM, op: str = ">",
             threshold: float | None = None, counts=None) -> dict:
     """A hand-made summary: one family with one claim."""
     if threshold is None:
-        threshold = CLAIMS.claim("distance-irrelevance").threshold_on("mlp")
+        threshold = CLAIMS.claim(CLAIM).threshold_on("mlp")
     counts = counts or [[0, 10], [1, 10], [3, 10], [4, 10], [5, 10], [9, 10], [9, 9]]
     return {"bins": BINS, "families": {"hand-made": {
         "architecture": architecture, "description": "hand-made MLPs", "models": 10, "furthest": 46_000,
         "claims": {claim_id: {"op": op, "threshold": threshold, "counts": counts}}}}}
 
 
-def verdict(monkeypatch, found: dict | None, claim_id: str = "distance-irrelevance", name: str = "planted-none"):
+def verdict(monkeypatch, found: dict | None, claim_id: str = CLAIM, name: str = "planted-none"):
     if found is not None:
         monkeypatch.setattr(trajectories, "shipped", lambda: found)
     run = run_of(name)
