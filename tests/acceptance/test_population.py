@@ -94,15 +94,16 @@ def test_the_population_is_the_issue_s():
     20's seeds) and 5 full-data models. Both halves of every family present."""
     for architecture, horizon_families in HORIZON_SEEDS.items():
         rows = [r for r in ROWS if r["architecture"] == architecture]
-        switched = {r["path"].startswith("runs-horizon/") for r in rows}
-        assert len(switched) == 1, f"{architecture}: early and horizon rows mixed"
-        finals = [r for r in rows if r["stage"] == "final" and (r["clean"] == "1" or switched == {True})]
-        wanted = horizon_families if switched == {True} else EARLY_CLEAN_SEEDS[architecture]
+        kinds = {r["path"].startswith("runs-horizon/") for r in rows}
+        assert len(kinds) == 1, f"{architecture}: early and horizon rows mixed"
+        switched = kinds == {True}
+        finals = [r for r in rows if r["stage"] == "final" and (r["clean"] == "1" or switched)]
+        wanted = horizon_families if switched else EARLY_CLEAN_SEEDS[architecture]
         for family, n in wanted.items():
             seeds = {int(r["seed"]) for r in finals if r["family"] == family}
             assert len(seeds) >= n, f"{family}: {len(seeds)} seeds"
             assert {s % 2 for s in seeds} == {0, 1}, f"{family}: one half only"
-        if switched == {True}:
+        if switched:
             assert sum(r["stage"] == "full-data" for r in rows) >= FULL_DATA_SEEDS, architecture
 
 
