@@ -15,7 +15,7 @@ import math
 import pytest
 
 from interp.checkpoint import load_checkpoint
-from interp.claims.claim import gate_architecture
+from interp.claims.claim import ClaimCase, gate_architecture
 from interp.claims.load import DEFAULT_CLAIMS, load_claims
 from interp.claims.verdicts import evaluate
 from interp.metrics import key_freq_fraction
@@ -43,9 +43,10 @@ def test_pizza_where_the_claim_says_the_readout_is_the_clocks(claim):
     assert ("pizza" in claim.population_negatives) == (claim.id in CLOCK_READOUT)
 
 
-def _reading(claim, run) -> tuple[list[int], list[float]] | None:
-    """The claim's cases' sizes and values on ``run`` at its threshold's architecture, or None
-    where the metric is not defined there."""
+def _reading(claim, run) -> tuple[list[ClaimCase], list[float]] | None:
+    """The claim's cases on ``run`` (one per key frequency for a per-frequency claim) and their
+    values, at the claim's threshold on the run's architecture; None where the metric is not
+    defined there."""
     cases = claim.at(gate_architecture(run.model)).expand(run.key_freqs)
     try:
         return cases, [evaluate(case, run) for case in cases]
