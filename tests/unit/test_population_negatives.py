@@ -55,18 +55,24 @@ def _reading(claim, run) -> tuple[list[ClaimCase], list[float]] | None:
 
 
 @pytest.fixture(scope="module")
-def spread_readings():
+def full_data_runs() -> dict[str, tuple[Run, Run]]:
+    """Per bundled full-data model: its run with its own key set, and with every frequency key
+    (``1 .. p // 2``, as :mod:`interp.fourier` counts them), on one loaded checkpoint."""
+    runs = {}
+    for name, path in (("mlp", FULL_DATA_MLP), ("transformer", FULL_DATA_TRANSFORMER)):
+        own = Run(load_checkpoint(path))
+        runs[name] = own, Run(own.checkpoint, given_key_freqs=list(range(1, own.p // 2 + 1)))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def spread_readings(full_data_runs):
     """Per claim id: (whether its value moves with the key set, whether every full-data model
     where it is defined passes it with every frequency key, how many models define it)."""
     out = {}
-    runs = []
-    for path in (FULL_DATA_MLP, FULL_DATA_TRANSFORMER):
-        own = Run(load_checkpoint(path))
-        every = Run(load_checkpoint(path), given_key_freqs=list(range(1, (own.p - 1) // 2 + 1)))
-        runs.append((own, every))
     for claim in CLAIMS:
         reads, passes, defined = False, True, 0
-        for own, every in runs:
+        for own, every in full_data_runs.values():
             mine, spread = _reading(claim, own), _reading(claim, every)
             if spread is None:
                 continue
@@ -87,14 +93,14 @@ def test_full_data_unless_a_spread_spectrum_passes_the_claim(claim, spread_readi
         f"{claim.id}: reads the key set: {reads}; passes on every full-data model with every frequency key: {passes}")
 
 
-def test_the_full_data_models_are_what_they_stand_for():
+def test_the_full_data_models_are_what_they_stand_for(full_data_runs):
     """The MLP's own spectrum is spread; the transformer is the population's own row."""
-    run = Run(load_checkpoint(FULL_DATA_MLP))
+    run = full_data_runs["mlp"][0]
     accuracy = next(c for c in CLAIMS if c.id == "test-accuracy")
     assert key_freq_fraction(run.key_freqs, run.p) > 0.5 and _reading(accuracy, run)[1] == [1.0]
     with open(ROOT / "calibration" / "trajectories.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if (r["family"], r["seed"], r["epoch"]) == ("full-tl", "0", "3000")]
-    assert [r["sha256"] for r in rows] == [load_checkpoint(FULL_DATA_TRANSFORMER).sha256]
+    assert [r["sha256"] for r in rows] == [full_data_runs["transformer"][0].checkpoint.sha256]
     assert rows[0]["stage"] == "full-data"
 
 
