@@ -32,8 +32,8 @@ import math
 from functools import cache
 from importlib import resources
 
-SYMMETRIC = 0.81  # gradient symmetricity: pizzas at or above (calibrated, see the module docstring)
-IRRELEVANT = 0.61  # distance irrelevance: clocks at or above (calibrated, see the module docstring)
+SYMMETRIC = 0.68  # gradient symmetricity: pizzas at or above (calibrated, see the module docstring)
+IRRELEVANT = 0.53  # distance irrelevance: clocks at or above (calibrated, see the module docstring)
 CLOCK, PIZZA, UNDETERMINED = "clock", "pizza", "undetermined"
 PIZZA_FAMILIES, CLOCK_FAMILIES = ("zhong-c0",), ("tl-add", "tl-sub")
 
