@@ -50,7 +50,7 @@ def render_trajectories(summary: dict, path: Path) -> Path | None:
                                 fontsize=6.5, color=color)
         title = (next(iter(comparisons.values())) if len(set(comparisons.values())) == 1 else
                  ", ".join(f"{a} {c}" for a, c in comparisons.items()))
-        ax.set_title(f"{claim_id} ({title})", fontsize=9)
+        ax.set_title(f"{claim_id}\n({title})", fontsize=9)  # two lines: two architectures' thresholds are long
         ax.set_ylim(-0.05, 1.18)
         ax.set_yticks([0, 0.5, 1], ["0", "½", "1"], fontsize=7)
         ax.set_xlim(-0.4, len(edges) - 0.6)
