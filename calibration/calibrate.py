@@ -177,7 +177,7 @@ def population_negatives(rows: list[dict], claim, architecture: str, half: str, 
                          required: tuple = ()) -> list[tuple[float, str]]:
     """``(worst case, model)`` of the population's negatives of one kind the claim names, of one
     architecture and half, where the claim applies."""
-    if kind not in claim.population_negatives:
+    if not claim.names_negatives(kind, architecture):
         return []
     return [(float(r[claim.id]), f"{r['family']} seed {r['seed']} ({kind})") for r in negative_rows(rows, kind)
             if r["architecture"] == architecture and r["half"] == half and r.get(claim.id, "") != ""

@@ -115,6 +115,7 @@ class Claim:
     gated_on: tuple[str, ...] | None = None  # None: every architecture
     thresholds: dict[str, float] = field(default_factory=dict)  # per gate architecture; else ``threshold``
     population_negatives: tuple[str, ...] = ()  # kinds of the population's models that are its negatives
+    population_negatives_on: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind: its architectures
 
     def threshold_on(self, architecture: str) -> float:
         """The claim's threshold on a model of this architecture (:func:`gate_architecture`): its
@@ -134,6 +135,21 @@ class Claim:
         from dataclasses import replace
 
         return replace(self, threshold=self.thresholds[architecture])
+
+    def names_negatives(self, kind: str, architecture: str) -> bool:
+        """Whether the population's models of this kind and architecture are the claim's negatives
+        (docs/claims.md, "The calibration rule"): the kind is in ``population_negatives`` and, where
+        ``population_negatives_on`` lists architectures for it, the architecture is among them.
+
+        >>> c = Claim("c", "m", ">", 0.5, "", "", population_negatives=("full-data", "grokking"),
+        ...           population_negatives_on={"grokking": ("mlp",)})
+        >>> c.names_negatives("grokking", "mlp"), c.names_negatives("grokking", "transformer")
+        (True, False)
+        >>> c.names_negatives("full-data", "transformer"), c.names_negatives("pizza", "transformer")
+        (True, False)
+        """
+        return kind in self.population_negatives and architecture in self.population_negatives_on.get(
+            kind, (architecture,))
 
     def gates(self, architecture: str) -> bool:
         """Whether the claim gates a model of this architecture (:func:`gate_architecture`); on the

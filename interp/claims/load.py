@@ -20,6 +20,8 @@ A claims file has two top-level keys::
                                       # the calibration population); ``threshold`` on the others
         population_negatives: [full-data]  # optional: kinds of population models that are its
                                       # negatives (docs/claims.md, "The calibration rule")
+        population_negatives_on: {full-data: [mlp]}  # optional: a kind's negatives only of these
+                                      # architectures (default: every architecture)
         references:                   # optional: models it must hold on, and fail on
           holds: [bundled-mlp]
           fails: [control-epoch000000]
@@ -193,6 +195,10 @@ def _claim(entry: ClaimEntry, path: str | Path) -> Claim:
     if unset:
         raise fail(f"metric {entry.metric!r} needs parameter(s) {', '.join(unset)}")
     _check_literals(fn, params, for_each, fail)
+    unnamed = sorted(set(entry.population_negatives_on or {}) - set(entry.population_negatives or ()))
+    if unnamed:
+        raise fail(f"population_negatives_on names {', '.join(map(repr, unnamed))}, which population_negatives "
+                   "does not")
     requires = [entry.requires] if isinstance(entry.requires, str) else entry.requires or []
     references = entry.references.model_dump(exclude_unset=True) if entry.references is not None else {}
     return Claim(id=entry.id, metric=entry.metric, op=entry.op, threshold=entry.threshold,
@@ -201,7 +207,9 @@ def _claim(entry: ClaimEntry, path: str | Path) -> Claim:
                  references={kind: tuple(names) for kind, names in references.items()},
                  threshold_source=entry.threshold_source,
                  gated_on=None if entry.gated_on == "all" else tuple(entry.gated_on),
-                 thresholds=dict(entry.thresholds or {}), population_negatives=tuple(entry.population_negatives or ()))
+                 thresholds=dict(entry.thresholds or {}), population_negatives=tuple(entry.population_negatives or ()),
+                 population_negatives_on={kind: tuple(archs)
+                                          for kind, archs in (entry.population_negatives_on or {}).items()})
 
 
 def _check_literals(fn: Callable[..., float], params: dict, for_each: dict,

@@ -149,6 +149,16 @@ class ClaimEntry(BaseModel):
                                     Problem(lambda f: f"names {f.input!r}{f.hint()}; allowed: "
                                             f"{', '.join(POPULATION_NEGATIVE_KINDS)}" if f.key is not None
                                             else "must be a list of kinds of population models")] = None
+    population_negatives_on: Annotated[
+        dict[Literal[POPULATION_NEGATIVE_KINDS], list[Literal[GATE_ARCHITECTURES]]] | None,
+        Field(description="the architectures whose population models of a kind are its negatives, for a kind "
+                          "named in population_negatives; a kind not listed: every architecture"),
+        Problem(lambda f: f"names {f.input!r}{did_you_mean(f.input, POPULATION_NEGATIVE_KINDS)}; allowed: "
+                f"{', '.join(POPULATION_NEGATIVE_KINDS)}" if f.key is not None and f.key == str(f.input) else
+                f"!population_negatives_on.{f.key} names {f.input!r}{did_you_mean(f.input, GATE_ARCHITECTURES)}"
+                if f.kind == "literal_error" and f.key is not None else
+                f"!population_negatives_on.{f.key} must be a list of architectures" if f.key is not None
+                else "must be a mapping of kinds to lists of architectures")] = None
 
 
 class KnownFailureEntry(BaseModel):

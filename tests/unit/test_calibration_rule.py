@@ -149,6 +149,26 @@ def test_pizzas_are_a_clock_claim_s_negatives_not_its_positives():
     assert PIZZA_FAMILIES == algorithm.PIZZA_FAMILIES
 
 
+def test_grokking_snapshots_are_negatives_only_of_the_architectures_named():
+    """The amendment of 2026-12-04: a claim naming ``grokking`` on the MLP only. Five calibration
+    positives of each architecture, worst 0.8; a grokking snapshot of each at 0.85 (beyond the
+    positives' bound) and a full-data transformer at 0.3. The MLP's snapshot is its nearest
+    negative, on the passing side of 0.8: the MLP is not gated. The transformer's snapshot is no
+    negative: its nearest is the full-data one, 0.3, and it gates at (0.8 + 0.3) / 2 = 0.55. With
+    the claim naming ``grokking`` on both, the transformer is not gated either."""
+    def claim(on):
+        return Claim("g", "m", ">", 0.5, "", "", threshold_source="calibrated",
+                     population_negatives=("full-data", "grokking"), population_negatives_on=on)
+    rows = [row(a, "calibration", v, claim="g") for a in ("mlp", "transformer") for v in (0.9, 0.95, 0.8, 0.9, 0.85)]
+    rows += [row(a, "calibration", 0.85, stage="grokking", claim="g") for a in ("mlp", "transformer")]
+    rows += [row("transformer", "calibration", 0.3, stage="full-data", claim="g")]
+    mlp_only = place(claim({"grokking": ("mlp",)}), rows, {})
+    assert not mlp_only.on["mlp"].gated and mlp_only.on["mlp"].nearest_negative[0] == 0.85
+    tf = mlp_only.on["transformer"]
+    assert (tf.gated, tf.bound, tf.nearest_negative[0], tf.threshold) == (True, 0.8, 0.3, 0.55)
+    assert not place(claim({}), rows, {}).on["transformer"].gated
+
+
 @pytest.mark.parametrize(("n", "rank"), [(1, 1), (19, 1), (20, 2), (39, 2), (40, 3), (59, 3), (60, 4)])
 def test_the_calibration_bound_is_the_order_statistic_of_rank_n_over_20_plus_1(n, rank):
     values = [float(i) for i in range(1, n + 1)]  # 1 is the worst for ">", n for "<"

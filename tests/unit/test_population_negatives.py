@@ -1,7 +1,8 @@
 """Which claims name which kinds of population negatives (``population_negatives`` in
 ``claims.yaml``) follows the three sentences of docs/claims.md, "Which claims name which kinds",
-written before the switch to the horizon population: a claim cannot gain or lose a kind of
-negative without that text changing with it.
+written before the switch to the horizon population (the grokking sentence per architecture since
+the amendment of 2026-12-04): a claim cannot gain or lose a kind of negative without that text
+changing with it.
 
 The ``full-data`` sentence is checked on the metrics, not on a list: a claim leaves out the
 full-data models when it reads the key set and a model trained on every pair passes it once every
@@ -24,7 +25,8 @@ from interp.run import Run
 from tests._paths import FIXTURES, ROOT
 
 CLAIMS = load_claims(DEFAULT_CLAIMS).claims
-JUST_GENERALISED = {"mlp-4000", "transformer-add-10000"}  # the references that have just generalised
+JUST_GENERALISED = {"mlp": "mlp-4000", "transformer": "transformer-add-10000"}  # per architecture, its
+# reference that has just generalised
 CLOCK_READOUT = {"clock-restricted-loss", "clock-excluded-loss", "clock-excluded-loss-at-most-uniform"}
 # left out of full-data for a reason of their own: full-data models solve the task; the MLP holds
 # pre-ReLU linearity by construction
@@ -34,8 +36,12 @@ FULL_DATA_TRANSFORMER = FIXTURES / "full-data" / "epoch003000.pt"  # full-tl see
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
-def test_grokking_where_a_just_generalised_reference_fails(claim):
-    assert ("grokking" in claim.population_negatives) == bool(JUST_GENERALISED & set(claim.references.get("fails", ())))
+@pytest.mark.parametrize("architecture", sorted(JUST_GENERALISED))
+def test_grokking_where_the_architectures_just_generalised_reference_fails(claim, architecture):
+    """The amendment of 2026-12-04: an architecture's grokking snapshots are a claim's negatives
+    where that architecture's just-generalised reference fails the claim, not another's."""
+    fails = JUST_GENERALISED[architecture] in claim.references.get("fails", ())
+    assert claim.names_negatives("grokking", architecture) == fails
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)

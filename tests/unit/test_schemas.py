@@ -198,6 +198,16 @@ MESSAGES = {  # claims file text: the one line the loader gives (after the file'
     "claims:\n- " + OK + ", thresholds: {mlp: high}}": "claim 'x': thresholds.mlp must be a finite number, got 'high'",
     "claims:\n- " + OK + ", population_negatives: [piza]}":
         "claim 'x': population_negatives names 'piza' (did you mean 'pizza'?)",
+    "claims:\n- " + OK + ", population_negatives: [grokking], population_negatives_on: {groking: [mlp]}}":
+        "claim 'x': population_negatives_on names 'groking' (did you mean 'grokking'?)",
+    "claims:\n- " + OK + ", population_negatives: [grokking], population_negatives_on: {grokking: [mpl]}}":
+        "claim 'x': population_negatives_on.grokking names 'mpl' (did you mean 'mlp'?)",
+    "claims:\n- " + OK + ", population_negatives: [grokking], population_negatives_on: {grokking: mlp}}":
+        "claim 'x': population_negatives_on.grokking must be a list of architectures",
+    "claims:\n- " + OK + ", population_negatives: [grokking], population_negatives_on: [mlp]}":
+        "claim 'x': population_negatives_on must be a mapping of kinds to lists of architectures",
+    "claims:\n- " + OK + ", population_negatives: [pizza], population_negatives_on: {grokking: [mlp]}}":
+        "claim 'x': population_negatives_on names 'grokking', which population_negatives does not",
     "claims:\n- " + OK + "}\n- " + OK.replace("x", "y") + ", params: {freq: 3}}":
         "claim 'y': metric 'accuracy' takes no parameter(s) ['freq']",
     "claims:\n- " + OK + "}\n" + KF + ", extra: 1}": "known_failures #1: needs exactly the fields ['claim', 'reason', "
