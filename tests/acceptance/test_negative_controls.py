@@ -49,19 +49,7 @@ MLP (pizza-like, ``planted-none``), the same with its readout's key frequencies 
 back elsewhere, and the exact clock inside a constant-attention transformer."""
 
 
-REFUTED = {  # name: why the default gate, as the rule places it, lets it through (README says so)
-    "planted-transformer": (
-        "issue 20, item 3d, refuted by the rule on the transformers' horizon population: the default gate on a "
-        "transformer is test accuracy and the two neuron claims (median concentration > 0.95, clusters > 0.7), "
-        "which the planted clock's single-frequency neurons pass (0.962, 1); the claims it fails "
-        "(logits-key-quadratic-share 0.811, logits-linear-share 0.18, distance-irrelevance 0.043) do not "
-        "separate the calibration positives from their negatives there (a grokking snapshot at 0.978 and "
-        "0.0070; a pizza at 0.142), so they do not gate transformers (docs/claims.md)"),
-}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=REFUTED[n]))
-                                  if n in REFUTED else n for n in ANSWER_EVERY_PAIR])
+@pytest.mark.parametrize("name", ANSWER_EVERY_PAIR)
 def test_the_default_gate_fails_a_planted_model_on_more_than_accuracy(name):
     """Power: test accuracy passes on these, so only a claim about *how* the task is solved can
     fail them, and under the default gate (population) at least one must."""
